@@ -1,0 +1,3 @@
+from vglint.cli import main
+
+main()

@@ -1,0 +1,237 @@
+"""The command line: `vglint [check] PATH...`, `vglint inspect`, `vglint rules`, `vglint rule CODE`.
+
+The CLI parses flags, builds `Settings`, calls the engine and a reporter. It never analyses.
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, configuration or internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from vglint import __version__
+from vglint.config import ConfigError, Settings, find_config, load_config
+from vglint.findings import Severity
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class DefaultGroup(click.Group):
+    """`vglint models/` means `vglint check models/`, as `ruff models/` once meant `ruff check`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check", *args]
+        elif not args:
+            args = ["check"]
+        return super().parse_args(ctx, args)
+
+
+def _split(values: tuple[str, ...], flag: str) -> list[str]:
+    """`--select VG1,VG2 --select VG3` -> checked, upper-cased selectors."""
+    from vglint.rules import check_selector
+
+    selectors = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    selectors.append(check_selector(part))
+                except ValueError as error:
+                    raise click.UsageError(f"{error} in {flag}") from None
+    return selectors
+
+
+def _colour(output_file: str | None) -> bool:
+    return output_file is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _emit(text: str, output_file: str | None) -> None:
+    if output_file is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output_file).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.UsageError(f"cannot write --output-file {output_file}: {error.strerror}") from None
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vglint")
+def cli() -> None:
+    """Find vanishing-gradient risks in PyTorch model code. `vglint PATH` is `vglint check PATH`."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=str)
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated; ALL for all).")
+@click.option("--extend-select", multiple=True, help="Codes or prefixes to enable on top of the selection.")
+@click.option("--ignore", multiple=True, help="Codes or prefixes to disable.")
+@click.option("--exclude", multiple=True, help="Glob patterns of files and folders to skip (replaces the defaults).")
+@click.option("--extend-exclude", multiple=True, help="Glob patterns to skip on top of the defaults.")
+@click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too.")
+@click.option("--stdin-filename", help="The file name to report for source read from standard input (`-`).")
+@click.option("--output-format", type=click.Choice(["full", "concise", "json"]), default="full", show_default=True)
+@click.option("-o", "--output-file", help="Write the report to this file instead of standard output.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings only, without the summary line.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (2 still means vglint failed).")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails the run [default: warning].")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read [tool.vglint] from this file.")
+@click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Parallel processes; 0 means one per CPU.")
+def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_exclude, stdin_filename,
+          output_format, output_file, statistics, quiet, exit_zero, fail_on, config_file, isolated, jobs):  # fmt: skip
+    """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
+    from vglint import engine, report
+
+    paths = list(paths) or ["."]
+    missing = [p for p in paths if p != engine.STDIN and not os.path.lexists(p)]
+    if missing:
+        raise click.UsageError(f"path does not exist: {missing[0]}")
+    settings = _settings(paths, config_file, isolated)
+    if select:
+        settings.select = _split(select, "--select")
+    settings.extend_select += _split(extend_select, "--extend-select")
+    settings.ignore += _split(ignore, "--ignore")
+    if exclude:
+        settings.exclude = [p for value in exclude for p in value.split(",") if p]
+    settings.extend_exclude += [p for value in extend_exclude for p in value.split(",") if p]
+    if fail_on:
+        settings.fail_on = Severity.parse(fail_on)
+
+    stdin_name = stdin_filename or "<stdin>"
+    result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1,
+                                force_exclude=force_exclude, stdin_filename=stdin_filename)  # fmt: skip
+    for warning in result.warnings:
+        click.echo(f"vglint: warning: {warning}", err=True)
+    for error in result.internal_errors:
+        click.echo(f"vglint: internal error: {error}", err=True)
+
+    colour = _colour(output_file)
+    findings = result.findings
+    if output_format == "json":
+        text = report.statistics_json(findings) if statistics else report.render_json(findings)
+    elif statistics:
+        text = report.render_statistics(findings)
+    else:
+        stdin_text = None
+
+        def source_lines(filename: str) -> list[str] | None:
+            if filename == stdin_name and engine.STDIN in paths:
+                return stdin_text
+            try:
+                return Path(filename).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                return None
+
+        render = report.render_full if output_format == "full" else None
+        text = render(findings, source_lines, colour) if render else report.render_concise(findings, colour)
+        if not quiet:
+            text += report.summary_line(findings, result.files_checked)
+    _emit(text, output_file)
+
+    if result.internal_errors:
+        sys.exit(EXIT_ERROR)
+    if exit_zero:
+        sys.exit(EXIT_CLEAN)
+    sys.exit(engine.exit_code(findings, settings.fail_on))
+
+
+def _settings(paths: list[str], config_file: str | None, isolated: bool) -> Settings:
+    settings = Settings()
+    if isolated:
+        return settings
+    try:
+        if config_file is not None:
+            return load_config(Path(config_file), settings)
+        first = next((p for p in paths if p != "-"), ".")
+        found = find_config(Path(first))
+        return load_config(found, settings) if found else settings
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def inspect(paths, output_format):
+    """Show each model's deepest path, depth, saturating runs, normalisations, skips and estimate."""
+    from vglint.describe import describe_paths, render_text
+
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise click.UsageError(f"path does not exist: {missing[0]}")
+    models, problems = describe_paths(list(paths), _settings(list(paths), None, False))
+    for problem in problems:
+        click.echo(f"vglint: warning: {problem}", err=True)
+    click.echo(json.dumps(models, indent=2) if output_format == "json" else render_text(models), nl=output_format == "json")
+
+
+@cli.command("rules")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_rules(output_format):
+    """List every rule: code, name, default severity, enabled by default."""
+    from vglint.rules import ALL_RULES
+
+    rows = [
+        {"code": r.code, "name": r.name, "severity": str(r.severity), "enabled": r.enabled_by_default,
+         "summary": r.summary, "options": {o.name: o.default for o in r.options}}
+        for r in ALL_RULES
+    ]  # fmt: skip
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        enabled = "on " if row["enabled"] else "off"
+        click.echo(f"{row['code']}  {row['name']:<30} {row['severity']:<8} {enabled}  {row['summary']}")
+
+
+@cli.command("rule")
+@click.argument("code")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def show_rule(code, output_format):
+    """Print the documentation page of one rule."""
+    from vglint.docs import examples, rule_page
+    from vglint.rules import RULES_BY_CODE
+
+    rule = RULES_BY_CODE.get(code.upper())
+    if rule is None:
+        raise click.UsageError(f"unknown rule code {code!r}")
+    if output_format == "json":
+        click.echo(json.dumps({
+            "code": rule.code, "name": rule.name, "severity": str(rule.severity), "enabled": rule.enabled_by_default,
+            "message": rule.message.replace("{_note}", ""), "summary": rule.summary, "fix": rule.fix,
+            "documentation": rule.documentation(), "example": examples(rule, "Example"),
+            "use_instead": examples(rule, "Use instead"),
+            "options": [{"name": o.name, "default": o.default, "help": o.help} for o in rule.options],
+        }, indent=2))  # fmt: skip
+        return
+    click.echo(rule_page(rule), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every usage error is one line on stderr and exit 2, never a traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="vglint", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.ClickException as error:
+        click.echo(f"vglint: error: {error.format_message()}", err=True)
+        code = EXIT_ERROR
+    except click.exceptions.Abort:
+        code = EXIT_ERROR
+    except BrokenPipeError:
+        code = EXIT_CLEAN
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as error:  # the last line of defence: say what broke, in one line
+        if os.environ.get("VGLINT_DEBUG") == "1":
+            raise
+        click.echo(f"vglint: internal error: {type(error).__name__}: {error}", err=True)
+        code = EXIT_ERROR
+    sys.exit(code or 0)

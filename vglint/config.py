@@ -1,0 +1,134 @@
+"""`[tool.vglint]` in pyproject.toml, checked key by key, merged with command-line flags."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vglint.findings import Severity
+from vglint.rules import RULES_BY_CODE, check_selector
+
+DEFAULT_EXCLUDE = (
+    ".git", ".venv", "venv", "__pycache__", "build", "dist", ".tox", "node_modules", "site-packages",
+)  # fmt: skip
+
+
+class ConfigError(Exception):
+    """A wrong key, type or value in configuration or flags; the CLI exits 2 with its message."""
+
+
+@dataclass
+class Settings:
+    """Everything one run needs to know; defaults are vglint's, then config, then flags."""
+
+    select: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    extend_exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    fail_on: Severity = Severity.WARNING
+    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sequence_length: int | None = None
+    config_file: Path | None = None
+
+
+def _list_of_str(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"'{key}' must be a list of strings")
+    return value
+
+
+def _selectors(key: str, value: Any) -> list[str]:
+    try:
+        return [check_selector(v) for v in _list_of_str(key, value)]
+    except ValueError as error:
+        raise ConfigError(f"'{key}': {error}") from None
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a [tool.vglint] table, at or above `start`."""
+    start = start.resolve()
+    directory = start if start.is_dir() else start.parent
+    for candidate in (directory, *directory.parents):
+        path = candidate / "pyproject.toml"
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "vglint" in data.get("tool", {}):
+                return path
+    return None
+
+
+def load_config(path: Path, settings: Settings) -> Settings:
+    """Apply `[tool.vglint]` from `path` to `settings`; ConfigError names the offending key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"invalid TOML in {path}: {error}") from None
+    table = data.get("tool", {}).get("vglint", {}) if path.name == "pyproject.toml" else data.get("tool", {}).get("vglint", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.vglint] in {path} must be a table")
+    settings.config_file = path
+    for key, value in table.items():
+        name = f"tool.vglint.{key}"
+        if key == "select":
+            settings.select = _selectors(name, value)
+        elif key == "extend-select":
+            settings.extend_select = _selectors(name, value)
+        elif key == "ignore":
+            settings.ignore = _selectors(name, value)
+        elif key == "exclude":
+            settings.exclude = _list_of_str(name, value)
+        elif key == "extend-exclude":
+            settings.extend_exclude = _list_of_str(name, value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{name}' must be a table of glob = [codes]")
+            settings.per_file_ignores = {glob: _selectors(f"{name}.{glob}", codes) for glob, codes in value.items()}
+        elif key == "fail-on":
+            if not isinstance(value, str):
+                raise ConfigError(f"'{name}' must be a string: error, warning or info")
+            try:
+                settings.fail_on = Severity.parse(value)
+            except ValueError as error:
+                raise ConfigError(f"'{name}': {error}") from None
+        elif key == "sequence-length":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"'{name}' must be a positive integer")
+            settings.sequence_length = value
+        elif key == "rules":
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{name}' must be a table of [tool.vglint.rules.CODE] tables")
+            settings.rule_options = parse_rule_options(value)
+        else:
+            raise ConfigError(f"unknown key '{name}' in {path}")
+    return settings
+
+
+def parse_rule_options(tables: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-rule options, each checked against the option the rule declares."""
+    parsed: dict[str, dict[str, Any]] = {}
+    for code, options in tables.items():
+        rule = RULES_BY_CODE.get(code.upper())
+        if rule is None:
+            raise ConfigError(f"unknown rule 'tool.vglint.rules.{code}'")
+        if not isinstance(options, dict):
+            raise ConfigError(f"'tool.vglint.rules.{code}' must be a table")
+        declared = {option.name: option for option in rule.options}
+        for key, value in options.items():
+            option = declared.get(key)
+            if option is None:
+                known = ", ".join(declared) or "none"
+                raise ConfigError(f"unknown option 'tool.vglint.rules.{code}.{key}' (options of {rule.code}: {known})")
+            try:
+                parsed.setdefault(rule.code, {})[key] = option.parse(value)
+            except ValueError as error:
+                raise ConfigError(f"'tool.vglint.rules.{code}.{key}': {error}") from None
+    return parsed

@@ -1,0 +1,78 @@
+"""What `vglint inspect` shows: each model's deepest path and the numbers rules judge it by."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vglint.config import Settings
+from vglint.engine import discover, display_name, parse
+from vglint.estimate import estimated_attenuation
+from vglint.ir import Kind, Layer, Marker, ModelGraph, compress
+from vglint.source.frontend import analyse
+
+
+def saturating_runs(items: list[Layer | Marker]) -> list[int]:
+    """Lengths of the runs of saturating activations, as VG101 counts them."""
+    runs, current = [], 0
+    for item in [*items, None]:
+        if isinstance(item, Layer) and item.is_saturating:
+            current += 1
+        elif isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.OTHER):
+            continue
+        else:
+            if current:
+                runs.append(current)
+            current = 0
+    return runs
+
+
+def describe(graph: ModelGraph, filename: str) -> dict[str, Any]:
+    deepest = graph.deepest
+    layers = [i for i in deepest if isinstance(i, Layer)]
+    estimate = estimated_attenuation(graph.path)
+    span = graph.span
+    return {
+        "filename": filename,
+        "model": graph.name,
+        "line": span.line,
+        "deepest_path": compress(deepest),
+        "weight_layers": estimate.weight_layers,
+        "saturating_runs": saturating_runs(deepest),
+        "normalizations": sum(1 for i in layers if i.kind is Kind.NORM),
+        "skips": sum(1 for i in deepest if i is Marker.SKIP_START),
+        "estimated_attenuation": float(f"{estimate.attenuation:.3g}"),
+        "approximate": graph.approximate,
+    }
+
+
+def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
+    files, problems = discover(paths, settings, force_exclude=False)
+    models: list[dict[str, Any]] = []
+    for path in files:
+        name = display_name(path)
+        try:
+            module, failure = parse(path.read_bytes(), name)
+        except OSError as error:
+            problems.append(f"{name}: cannot read file: {error.strerror}")
+            continue
+        if module is None:
+            problems.append(f"{name}:{failure[0].line}: cannot parse: {failure[1]}")
+            continue
+        models.extend(describe(graph, name) for graph in analyse(module, name).models)
+    return models, problems
+
+
+def render_text(models: list[dict[str, Any]]) -> str:
+    blocks = []
+    for m in models:
+        note = "  (approximate: forward not followed)" if m["approximate"] else ""
+        blocks.append(
+            f"{m['filename']}:{m['line']}: {m['model']}{note}\n"
+            f"  path:          {m['deepest_path'] or '(empty)'}\n"
+            f"  weight layers: {m['weight_layers']}\n"
+            f"  saturating:    {', '.join(map(str, m['saturating_runs'])) or 'none'}\n"
+            f"  norms: {m['normalizations']}   skips: {m['skips']}\n"
+            f"  estimate:      {m['estimated_attenuation']:.1e}\n"
+        )
+    return "\n".join(blocks) if blocks else "no models found\n"

@@ -1,0 +1,65 @@
+"""What a rule reports: one `Finding` per risk, with its evidence as numbers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `--fail-on warning` means "warning or worse"."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class Status(enum.Enum):
+    """Static findings come from reading code; the probe marks them confirmed or refuted."""
+
+    STATIC = "static"
+    CONFIRMED = "confirmed"
+    REFUTED = "refuted"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """1-based line and column of the first character, and of the character after the last."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def at(cls, line: int, column: int = 1) -> Span:
+        return cls(line, column, line, column)
+
+
+@dataclass
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    filename: str
+    span: Span
+    model: str | None = None
+    status: Status = Status.STATIC
+    evidence: dict[str, Any] = field(default_factory=dict)
+    help: str | None = None
+    url: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.filename, self.span.line, self.span.column, self.code, self.message)

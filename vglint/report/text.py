@@ -1,0 +1,67 @@
+"""The text formats: `full` (ruff-style, with the source line and a caret), `concise`, statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import click
+
+from vglint.findings import Finding, Severity
+
+_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+SourceLines = Callable[[str], "list[str] | None"]
+
+
+def _head(finding: Finding, colour: bool) -> str:
+    span = finding.span
+    where = f"{finding.filename}:{span.line}:{span.column}:"
+    code = finding.code
+    if colour:
+        where = click.style(where, bold=True)
+        code = click.style(code, fg=_COLOURS[finding.severity], bold=True)
+    return f"{where} {code} {finding.message}"
+
+
+def render_concise(findings: list[Finding], colour: bool = False) -> str:
+    return "".join(_head(f, colour) + "\n" for f in findings)
+
+
+def render_full(findings: list[Finding], source_lines: SourceLines, colour: bool = False) -> str:
+    out: list[str] = []
+    for finding in findings:
+        out.append(_head(finding, colour))
+        lines = source_lines(finding.filename) or []
+        span = finding.span
+        if 1 <= span.line <= len(lines):
+            text = lines[span.line - 1].rstrip("\n").expandtabs(1)
+            gutter = " " * len(str(span.line))
+            end = span.end_column if span.end_line == span.line and span.end_column > span.column else len(text) + 1
+            caret = " " * (span.column - 1) + "^" * max(1, end - span.column)
+            label = f"{caret} {finding.severity}"
+            if colour:
+                label = click.style(label, fg=_COLOURS[finding.severity])
+            out += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {label}"]
+            out.append(f"{gutter} = help: {finding.help}" if finding.help else f"{gutter} |")
+        elif finding.help:
+            out.append(f"  = help: {finding.help}")
+        out.append("")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def render_statistics(findings: list[Finding]) -> str:
+    counts = Counter((f.code, f.name) for f in findings)
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    return "".join(
+        f"{n:>{width}}\t{code}\t{name}\n" for (code, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+def summary_line(findings: list[Finding], files: int) -> str:
+    if not findings:
+        return f"All checks passed! ({files} file{'s' * (files != 1)} checked)\n"
+    counts = Counter(f.severity for f in findings)
+    parts = [f"{counts[s]} {s}{'s' * (counts[s] != 1)}" for s in (Severity.ERROR, Severity.WARNING, Severity.INFO) if counts[s]]
+    total = len(findings)
+    return f"Found {total} finding{'s' * (total != 1)} ({', '.join(parts)}) in {files} file{'s' * (files != 1)} checked.\n"

@@ -1,0 +1,423 @@
+"""Architecture rules: what the layer paths of a model do to its gradient (VG101-VG105)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from vglint.estimate import estimated_attenuation
+from vglint.findings import Finding, Severity
+from vglint.ir import Kind, Layer, Marker, ModelGraph
+from vglint.rules.base import Option, Rule
+
+_APPROXIMATE = " (forward not followed: layers in declaration order)"
+
+
+def _lowered(severity: Severity, graph: ModelGraph) -> Severity:
+    """A finding on a path guessed from declaration order is one step less certain."""
+    return Severity(max(Severity.INFO, severity - 1)) if graph.approximate else severity
+
+
+def _note(graph: ModelGraph) -> str:
+    return _APPROXIMATE if graph.approximate else ""
+
+
+def weight_layers(items: list[Layer | Marker]) -> list[Layer]:
+    return [i for i in items if isinstance(i, Layer) and i.kind in (Kind.WEIGHT, Kind.RECURRENT, Kind.BLOCK)]
+
+
+class SaturatingChain(Rule):
+    """
+    ## What it does
+    Finds `min-chain` or more saturating activations (sigmoid, tanh, hardtanh, softsign,
+    hardsigmoid, logsigmoid; module, functional and method forms) in a row on one path of a model,
+    with no normalisation layer or skip connection between them. Weight layers, dropout and
+    pooling between them do not break the chain. Reported at the first activation of the chain.
+
+    ## Why is this bad?
+    The derivative of a saturating activation is at most 1/4 (sigmoid) and falls to zero as its
+    input grows. Backpropagation multiplies one such factor per layer, so the gradient reaching
+    the early layers shrinks geometrically: with PyTorch's default init a 20-layer sigmoid MLP
+    passes about 1e-17 of the gradient to its first layer, and those layers stop learning.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    class MLP(nn.Module):
+        def __init__(self, depth=8):
+            super().__init__()
+            layers = []
+            for _ in range(depth):
+                layers += [nn.Linear(64, 64), nn.Sigmoid()]
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.net(x)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    class MLP(nn.Module):
+        def __init__(self, depth=8):
+            super().__init__()
+            layers = []
+            for _ in range(depth):
+                layers += [nn.Linear(64, 64), nn.LayerNorm(64), nn.ReLU()]
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.net(x)
+    ```
+
+    ## References
+    - Glorot & Bengio, *Understanding the difficulty of training deep feedforward neural networks*, AISTATS 2010
+    - Hochreiter, *Untersuchungen zu dynamischen neuronalen Netzen*, 1991
+    """
+
+    code = "VG101"
+    name = "saturating-chain"
+    severity = Severity.WARNING
+    message = "{chain_length} saturating activations ({activations}) in a row with no normalisation or skip connection between them{_note}"
+    fix = "use ReLU/GELU-family activations, or put a normalisation layer or a residual connection inside the chain"
+    summary = "N or more saturating activations in a row on one path"
+    options = (Option("min-chain", 4, "shortest run of saturating activations that is reported"),)
+    invalid = (
+        "import torch.nn as nn\n\n"
+        "net = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(8, 8), nn.Sigmoid())])\n",
+    )
+    valid = (
+        "import torch.nn as nn\n\n"
+        "net = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(8, 8), nn.ReLU())])\n",
+    )
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        chain: list[Layer] = []
+        for item in [*graph.deepest, None]:
+            if isinstance(item, Layer) and item.is_saturating:
+                chain.append(item)
+                continue
+            if isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.OTHER):
+                continue
+            if len(chain) >= self.settings["min-chain"]:
+                kinds = sorted(Counter(layer.op for layer in chain).items(), key=lambda kv: (-kv[1], kv[0]))
+                yield self.finding(
+                    ctx.filename,
+                    chain[0].span,
+                    model=graph.name,
+                    severity=_lowered(self.severity, graph),
+                    chain_length=len(chain),
+                    activations=", ".join(op for op, _ in kinds),
+                    approximate=graph.approximate,
+                    _note=_note(graph),
+                )
+            chain = []
+
+
+class GradientAttenuation(Rule):
+    """
+    ## What it does
+    Estimates how much of the gradient at the last weight layer of a model's deepest path reaches
+    its first weight layer, from signal-propagation theory: going backward, each weight layer
+    multiplies the gradient's variance by `fan_out * Var(W)` (1/3 for square layers under
+    PyTorch's default init, 1 under Kaiming init for ReLU), each activation by `E[phi'(h)^2]`
+    (1/16 for sigmoid, 1/2 for ReLU); a normalisation layer resets the scale and a residual
+    connection keeps an identity route. It reports a warning when the estimate falls below
+    `warn-below` and an error below `error-below`, naming the dominant cause.
+
+    ## Why is this bad?
+    When the first layers receive a millionth of the gradient of the last ones, they barely
+    move: the network trains as if it were much shallower, or not at all. The estimate is checked
+    against measurement: a 20-layer sigmoid MLP with default init predicts about 1e-17 and
+    measures about 5e-18; an 11-layer tanh MLP predicts 2.4e-3 and measures 1.5e-3.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    layers = [nn.Linear(256, 256)]
+    for _ in range(20):
+        layers += [nn.Sigmoid(), nn.Linear(256, 256)]
+    model = nn.Sequential(*layers)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    layers = [nn.Linear(256, 256)]
+    for _ in range(20):
+        layers += [nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 256)]
+    model = nn.Sequential(*layers)
+    ```
+
+    ## References
+    - Schoenholz et al., *Deep Information Propagation*, ICLR 2017
+    - He et al., *Delving Deep into Rectifiers* (Kaiming init), ICCV 2015
+    - Glorot & Bengio, AISTATS 2010
+    """
+
+    code = "VG102"
+    name = "gradient-attenuation"
+    severity = Severity.WARNING
+    message = "estimated gradient attenuation {estimate:.1e} across {weight_layers} weight layers, mostly from {cause}{_note}"
+    fix = "add normalisation or residual connections, use ReLU-family activations with Kaiming init, or make the model shallower"
+    summary = "the estimated gradient attenuation along the deepest path is below a threshold"
+    options = (
+        Option("warn-below", 1e-4, "estimates below this are warnings"),
+        Option("error-below", 1e-8, "estimates below this are errors"),
+    )
+    invalid = (
+        "import torch.nn as nn\n\n"
+        "layers = [nn.Linear(64, 64)]\n"
+        "for _ in range(8):\n"
+        "    layers += [nn.Sigmoid(), nn.Linear(64, 64)]\n"
+        "model = nn.Sequential(*layers)\n",
+    )
+    valid = (
+        "import torch.nn as nn\n\n"
+        "layers = [nn.Linear(64, 64)]\n"
+        "for _ in range(8):\n"
+        "    layers += [nn.LayerNorm(64), nn.ReLU(), nn.Linear(64, 64)]\n"
+        "model = nn.Sequential(*layers)\n",
+    )
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        estimate = estimated_attenuation(graph.path)
+        if estimate.attenuation >= self.settings["warn-below"]:
+            return
+        severity = Severity.ERROR if estimate.attenuation < self.settings["error-below"] else Severity.WARNING
+        yield self.finding(
+            ctx.filename,
+            graph.span,
+            model=graph.name,
+            severity=_lowered(severity, graph),
+            estimate=float(f"{estimate.attenuation:.3g}"),
+            weight_layers=estimate.weight_layers,
+            cause=self._cause(graph, estimate.dominant_cause),
+            approximate=graph.approximate,
+            _note=_note(graph),
+        )
+
+    @staticmethod
+    def _cause(graph: ModelGraph, dominant: str) -> str:
+        if dominant == "activation":
+            activations = Counter(i.op for i in graph.deepest if isinstance(i, Layer) and i.kind is Kind.ACTIVATION)
+            top = activations.most_common(1)[0][0] if activations else "activation"
+            return f"{top} derivatives"
+        inits = {i.init_name or "default" for i in weight_layers(graph.deepest) if i.kind is Kind.WEIGHT}
+        return "weight initialisation (" + ", ".join(sorted(inits)) + " init)"
+
+
+class MissingNormalization(Rule):
+    """
+    ## What it does
+    Finds a model whose deepest path has `min-layers` or more weight layers (Linear, Conv, ...)
+    and no normalisation layer (BatchNorm, LayerNorm, GroupNorm, RMSNorm, ...). When the estimated
+    attenuation of that path stays healthy (above 0.1, thanks to Kaiming-style init), the finding
+    is only `info`: the init compensates for now, but nothing holds the scale during training.
+
+    ## Why is this bad?
+    Without normalisation, the scale of activations and gradients drifts multiplicatively with
+    depth; a deep plain network then depends entirely on its initialisation and learning rate,
+    and its early layers often stop learning.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    model = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(64, 64), nn.Tanh())])
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    model = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(64, 64), nn.LayerNorm(64), nn.Tanh())])
+    ```
+
+    ## References
+    - Ioffe & Szegedy, *Batch Normalization*, ICML 2015
+    - Ba et al., *Layer Normalization*, 2016
+    """
+
+    code = "VG103"
+    name = "missing-normalization"
+    severity = Severity.WARNING
+    message = "{weight_layers} weight layers on the deepest path and no normalisation layer{_note}"
+    fix = "add BatchNorm/LayerNorm/GroupNorm between the weight layers"
+    summary = "a path has N or more weight layers and no normalisation layer"
+    options = (Option("min-layers", 10, "fewest weight layers on a path that need a normalisation layer"),)
+    invalid = (
+        "import torch.nn as nn\n\n"
+        "model = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(8, 8), nn.ReLU())])\n",
+    )
+    valid = (
+        "import torch.nn as nn\n\n"
+        "model = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU())])\n",
+    )
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        deepest = graph.deepest
+        weights = weight_layers(deepest)
+        if len(weights) < self.settings["min-layers"]:
+            return
+        if any(isinstance(i, Layer) and i.kind in (Kind.NORM, Kind.BLOCK) for i in deepest):
+            return
+        healthy = estimated_attenuation(graph.path).attenuation >= 0.1
+        yield self.finding(
+            ctx.filename,
+            graph.span,
+            model=graph.name,
+            severity=Severity.INFO if healthy else _lowered(self.severity, graph),
+            weight_layers=len(weights),
+            approximate=graph.approximate,
+            _note=_note(graph),
+        )
+
+
+class MissingSkipConnection(Rule):
+    """
+    ## What it does
+    Finds a model whose deepest path has `min-layers` or more weight layers and no residual
+    (`x + f(x)`) or dense (`torch.cat([x, f(x)])`) connection anywhere along it.
+
+    ## Why is this bad?
+    A skip connection gives the gradient an identity route around each block, so its size no
+    longer depends on the product of every layer's Jacobian. Plain networks much deeper than
+    about 20 layers train worse than shallower ones even with normalisation (He et al. 2016).
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    model = nn.Sequential(*[m for _ in range(20) for m in (nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU())])
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(64, 64, 3, padding=1)
+            self.bn = nn.BatchNorm2d(64)
+
+        def forward(self, x):
+            return x + self.bn(self.conv(x)).relu()
+
+    model = nn.Sequential(*[Block() for _ in range(20)])
+    ```
+
+    ## References
+    - He et al., *Deep Residual Learning for Image Recognition*, CVPR 2016
+    - Huang et al., *Densely Connected Convolutional Networks*, CVPR 2017
+    """
+
+    code = "VG104"
+    name = "missing-skip-connection"
+    severity = Severity.WARNING
+    message = "{weight_layers} weight layers on the deepest path and no residual or dense connection{_note}"
+    fix = "add residual connections (x + f(x)) around blocks of layers"
+    summary = "a path has N or more weight layers and no residual or dense connection"
+    options = (Option("min-layers", 20, "fewest weight layers on a path that need a skip connection"),)
+    invalid = (
+        "import torch.nn as nn\n\n"
+        "model = nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(8, 8), nn.LayerNorm(8), nn.ReLU())])\n",
+    )
+    valid = (
+        "import torch.nn as nn\n\n"
+        "model = nn.Sequential(*[m for _ in range(19) for m in (nn.Linear(8, 8), nn.LayerNorm(8), nn.ReLU())])\n",
+    )
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        deepest = graph.deepest
+        weights = weight_layers(deepest)
+        if len(weights) < self.settings["min-layers"]:
+            return
+        if any(isinstance(i, Marker) or i.kind is Kind.BLOCK for i in deepest):
+            return
+        yield self.finding(
+            ctx.filename,
+            graph.span,
+            model=graph.name,
+            severity=_lowered(self.severity, graph),
+            weight_layers=len(weights),
+            approximate=graph.approximate,
+            _note=_note(graph),
+        )
+
+
+class DeepPostNormTransformer(Rule):
+    """
+    ## What it does
+    Finds `nn.TransformerEncoder`, `nn.TransformerDecoder` and `nn.Transformer` stacks built from
+    post-LN layers (`norm_first=False`, PyTorch's default) with `min-layers` or more layers, and
+    stacks of that many post-LN `nn.TransformerEncoderLayer`/`nn.TransformerDecoderLayer` modules
+    made by hand (a `ModuleList` in a loop). Reported where the stack (or its first layer) is built.
+
+    ## Why is this bad?
+    In a Post-LN transformer the layer normalisation sits after each residual add, on the identity
+    path, so the gradient of the early layers is scaled down layer by layer. Deep Post-LN stacks
+    need a learning-rate warm-up and still often diverge or stall; Pre-LN (`norm_first=True`)
+    keeps a clean identity path and trains without warm-up.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)
+    encoder = nn.TransformerEncoder(layer, num_layers=12)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    layer = nn.TransformerEncoderLayer(d_model=512, nhead=8, norm_first=True)
+    encoder = nn.TransformerEncoder(layer, num_layers=12)
+    ```
+
+    ## References
+    - Xiong et al., *On Layer Normalization in the Transformer Architecture*, ICML 2020
+    - Wang et al., *DeepNet: Scaling Transformers to 1,000 Layers*, 2022
+    - Liu et al., *Understanding the Difficulty of Training Transformers*, EMNLP 2020
+    """
+
+    code = "VG105"
+    name = "deep-post-norm-transformer"
+    severity = Severity.WARNING
+    message = "{num_layers} post-LN transformer layers (norm_first=False): deep Post-LN stacks need learning-rate warm-up and often fail to train"
+    fix = "pass norm_first=True to the transformer layers (Pre-LN), or use fewer layers"
+    summary = "a stack of N or more post-LN transformer layers"
+    options = (Option("min-layers", 12, "fewest post-LN layers in a stack that is reported"),)
+    invalid = (
+        "from torch import nn\n\n"
+        "layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)\n"
+        "encoder = nn.TransformerEncoder(layer, num_layers=12)\n",
+    )
+    valid = (
+        "from torch import nn\n\n"
+        "layer = nn.TransformerEncoderLayer(d_model=512, nhead=8, norm_first=True)\n"
+        "encoder = nn.TransformerEncoder(layer, num_layers=12)\n",
+    )
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        minimum = self.settings["min-layers"]
+        loose: list[Layer] = []
+        for layer in graph.declared:
+            if layer.kind is not Kind.BLOCK or layer.attrs.get("norm_first") is not False:
+                continue
+            if layer.op in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
+                loose.append(layer)
+                continue
+            layers = layer.attrs.get("num_layers")
+            if isinstance(layers, int) and layers >= minimum:
+                yield self.finding(ctx.filename, layer.span, model=graph.name, num_layers=layers, stack=layer.op)
+        for op in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
+            same = [layer for layer in loose if layer.op == op]
+            if len(same) >= minimum:
+                yield self.finding(ctx.filename, same[0].span, model=graph.name, num_layers=len(same), stack=op)

@@ -1,0 +1,99 @@
+"""What a rule is: code, name, severity, message template, typed options, documentation, examples.
+
+A rule's class docstring is its documentation page (ruff's five parts: What it does, Why is this
+bad?, Example, Use instead, References); `invalid` and `valid` hold the examples that
+`tests/test_rule_examples.py` runs and the page shows (Fixit's VALID/INVALID). One object, so the
+rule, its proof and its page cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vglint.findings import Finding, Severity, Span
+
+if TYPE_CHECKING:
+    from vglint.ir import ModelGraph
+    from vglint.source.frontend import FileContext
+
+
+@dataclass(frozen=True)
+class Option:
+    """A threshold a user may set under `[tool.vglint.rules.CODE]`."""
+
+    name: str
+    default: int | float | str | bool
+    help: str
+
+    def parse(self, value: Any) -> Any:
+        """The value, checked against the default's type; ValueError names what was expected."""
+        expected = type(self.default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if type(value) is not expected:
+            raise ValueError(f"expected {expected.__name__}, got {type(value).__name__}")
+        return value
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    #: One line, formatted with the finding's evidence: JSON and text never disagree.
+    message: ClassVar[str]
+    #: One line for the `help:` line of the full output: what to change.
+    fix: ClassVar[str]
+    #: What the rule looks at, for `vglint rules`: one short line.
+    summary: ClassVar[str]
+    options: ClassVar[tuple[Option, ...]] = ()
+    enabled_by_default: ClassVar[bool] = True
+    #: Code that must produce this rule's finding, and code that must not.
+    invalid: ClassVar[tuple[str, ...]] = ()
+    valid: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        values = {option.name: option.default for option in self.options}
+        values.update(settings or {})
+        self.settings = values
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def url(cls) -> str:
+        return f"rules/{cls.code}.md"
+
+    def check_file(self, ctx: FileContext) -> Iterable[Finding]:
+        """Findings for one file; the default asks `check_model` about each model in it."""
+        for graph in ctx.models:
+            yield from self.check_model(graph, ctx)
+
+    def check_model(self, graph: ModelGraph, ctx: FileContext | None) -> Iterator[Finding]:
+        return iter(())
+
+    def finding(
+        self,
+        filename: str,
+        span: Span,
+        *,
+        model: str | None = None,
+        severity: Severity | None = None,
+        **evidence: Any,
+    ) -> Finding:
+        """A finding whose message is the rule's template filled from `evidence`."""
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=severity or self.severity,
+            message=self.message.format(**evidence),
+            filename=filename,
+            span=span,
+            model=model,
+            evidence={k: v for k, v in evidence.items() if not k.startswith("_")},
+            help=self.fix,
+            url=self.url(),
+        )

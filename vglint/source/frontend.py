@@ -1,0 +1,174 @@
+"""The libcst front-end: source text in, a `FileContext` with the file's `ModelGraph`s out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from vglint.findings import Span
+from vglint.ir import ModelGraph, count_weights
+from vglint.source.interpret import (
+    FuncRef,
+    Instance,
+    Interpreter,
+    ModuleObj,
+    NodeSite,
+    OutOfBudget,
+    Tensor,
+    flatten_values,
+)
+from vglint.source.names import CONTAINERS, NN_LAYERS, import_table
+from vglint.ir import Kind
+
+#: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
+DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
+
+
+class Locator:
+    """Source spans of nodes, computed once per file and only if some finding needs one."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self._positions: Any = None
+
+    def span(self, node: cst.CSTNode) -> Span:
+        if self._positions is None:
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        position = self._positions.get(node)
+        if position is None:
+            return Span.at(1, 1)
+        return Span(position.start.line, position.start.column + 1, position.end.line, position.end.column + 1)
+
+
+@dataclass
+class FileContext:
+    """What rules may read about one file."""
+
+    filename: str
+    module: cst.Module
+    models: list[ModelGraph] = field(default_factory=list)
+    locator: Locator | None = None
+    internal_errors: list[str] = field(default_factory=list)
+
+
+def _is_model_value(value: Any) -> bool:
+    if isinstance(value, Instance):
+        return True
+    if isinstance(value, ModuleObj):
+        spec = NN_LAYERS.get(value.cls)
+        return value.cls in CONTAINERS or (spec is not None and spec.kind in (Kind.BLOCK, Kind.RECURRENT))
+    return False
+
+
+def _required_forward_params(interp: Interpreter, value: Any) -> int:
+    if not isinstance(value, Instance):
+        return 1
+    found = interp.find_method(value.cls, "forward")
+    if found is None:
+        return 1
+    params = found[1].params.params[1:]
+    return max(1, sum(1 for p in params if p.default is None))
+
+
+def _model_graph(interp: Interpreter, name: str, site: Any, value: Any, approximate: bool) -> ModelGraph:
+    """Run the model's forward on symbolic inputs and keep the output's path."""
+    interp.reset_budget()
+    interp.approximate = approximate
+    inputs = [Tensor((), root) for root in range(_required_forward_params(interp, value))]
+    result = interp.apply(value, inputs, {}, getattr(value, "node", None))
+    outputs = [v for v in flatten_values(result) if isinstance(v, Tensor) and v.root == 0]
+    path = max((t.path for t in outputs), key=count_weights, default=())
+    declared = [interp.lower(m) for m in interp.leaves(value)]
+    if isinstance(value, ModuleObj) and value.cls not in CONTAINERS:
+        declared = [interp.lower(value)]
+    return ModelGraph(name=name, site=site, path=path, declared=declared, approximate=interp.approximate)
+
+
+def build_models(module: cst.Module, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
+    """Every model of the file: module-level models, model classes, and model-returning functions."""
+    interp = Interpreter(module, import_table(module), locator)
+    errors: list[str] = []
+    graphs: list[ModelGraph] = []
+
+    def guarded(label: str, make) -> None:
+        try:
+            graph = make()
+        except (OutOfBudget, RecursionError):
+            return
+        except Exception as error:  # the front-end must never crash on user code
+            if DEBUG:
+                raise
+            errors.append(f"{label}: {type(error).__name__}: {error}")
+            return
+        if graph is not None:
+            graphs.append(graph)
+
+    try:
+        interp.run_module_level()
+    except Exception as error:
+        if DEBUG:
+            raise
+        errors.append(f"module level: {type(error).__name__}: {error}")
+
+    built_classes: set[str] = set()
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                continue
+            target = small.targets[0].target
+            value = interp.globals.get(target.value) if isinstance(target, cst.Name) else None
+            if _is_model_value(value):
+                if isinstance(value, Instance):
+                    built_classes.add(value.cls.name)
+                guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v, False))
+
+    for name, info in interp.classes.items():
+        if name in built_classes or not interp.is_module_class(info):
+            continue
+
+        def make(info=info):
+            interp.reset_budget()
+            interp.approximate = False
+            instance = interp.instantiate(info, [], {}, info.node)
+            return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance, interp.approximate)
+
+        guarded(name, make)
+
+    for name, function in interp.functions.items():
+        params = function.params
+        if any(p.default is None for p in (*params.posonly_params, *params.params)) or not _returns_value(function):
+            continue
+
+        def make_from_factory(function=function):
+            interp.reset_budget()
+            interp.approximate = False
+            value = interp.call_function(FuncRef(function), [], {})
+            if not _is_model_value(value):
+                return None
+            return _model_graph(interp, function.name.value, NodeSite(function.name, locator), value, interp.approximate)
+
+        guarded(name, make_from_factory)
+    return graphs, errors
+
+
+def _returns_value(function: cst.FunctionDef) -> bool:
+    """A factory ends in `return <model>`; a training `main()` usually returns nothing."""
+    body = function.body.body
+    last = body[-1] if body else None
+    return (
+        isinstance(last, cst.SimpleStatementLine)
+        and isinstance(last.body[-1], cst.Return)
+        and last.body[-1].value is not None
+    )
+
+
+def analyse(module: cst.Module, filename: str) -> FileContext:
+    locator = Locator(module)
+    models, errors = build_models(module, locator)
+    return FileContext(filename=filename, module=module, models=models, locator=locator, internal_errors=errors)

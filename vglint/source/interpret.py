@@ -1,0 +1,1323 @@
+"""An abstract interpreter for the parts of Python that build and run `nn.Module`s.
+
+It runs `__init__` with constants it can know (literals, module-level names, default arguments,
+arithmetic), so loops, list building, helper calls and submodule classes produce the real layer
+objects; then it runs `forward` on a symbolic tensor whose value is the path of layers it went
+through. Whatever it cannot know is `UNKNOWN`, and unknown things never produce layers: vglint
+reports nothing on guesses. A step budget and a call-depth limit bound every input.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from vglint.ir import Kind, Layer, Merge, Path, count_weights
+from vglint.source.names import (
+    CONTAINERS,
+    NN_LAYERS,
+    NN_PASSTHROUGH,
+    canonical,
+    dotted_name,
+    functional_op,
+)
+
+MAX_STEPS = 200_000
+MAX_DEPTH = 40
+MAX_LOOP = 1_000
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class OutOfBudget(Exception):
+    """The interpretation of one model ran past its step budget or call depth."""
+
+
+class _Return(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+@dataclass(eq=False)
+class QualRef:
+    """A name reached through an import: `torch.nn.Linear`, `torch.sigmoid`, `F`."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    bases: list[Any]
+    methods: dict[str, cst.FunctionDef]
+    assigns: dict[str, cst.BaseExpression]
+
+
+@dataclass(eq=False)
+class FuncRef:
+    node: cst.FunctionDef
+    bound: Any = None  # the instance, for methods
+    owner: ClassInfo | None = None
+
+
+@dataclass(eq=False)
+class Param:
+    """`layer.weight` or `layer.bias`: the target of an init call or a freeze."""
+
+    owner: Any
+    name: str
+
+
+@dataclass(eq=False)
+class ModuleObj:
+    """A `torch.nn` layer or container made in the code."""
+
+    cls: str
+    node: cst.CSTNode
+    args: list[Any]
+    kwargs: dict[str, Any]
+    children: list[Any] = field(default_factory=list)
+    named: dict[str, Any] = field(default_factory=dict)
+    init_gain: float | None = None
+    init_name: str | None = None
+    frozen: bool = False
+    _layer: Layer | None = None
+
+    def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
+        if name in self.kwargs:
+            return self.kwargs[name]
+        return self.args[index] if index < len(self.args) else default
+
+
+@dataclass(eq=False)
+class Instance:
+    """An object of a model class defined in the file."""
+
+    cls: ClassInfo
+    node: cst.CSTNode | None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    children: list[Any] = field(default_factory=list)  # for subclasses of Sequential/ModuleList
+    frozen: bool = False
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A symbolic tensor: the path of layers from its root input, plus tags rules may read."""
+
+    path: Path
+    root: int
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(eq=False)
+class Bound:
+    """A method looked up on a value we model (`layers.append`, `x.sigmoid`, `self.modules`)."""
+
+    obj: Any
+    name: str
+
+
+@dataclass(eq=False)
+class SuperRef:
+    instance: Any
+    cls: ClassInfo
+
+
+class NodeSite:
+    """Where a layer comes from; its span is resolved only when a finding needs it."""
+
+    __slots__ = ("node", "locator")
+
+    def __init__(self, node: cst.CSTNode, locator: Any) -> None:
+        self.node, self.locator = node, locator
+
+    @property
+    def span(self):
+        return self.locator.span(self.node)
+
+
+_BINOPS = {
+    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv, cst.FloorDivide: operator.floordiv, cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+}  # fmt: skip
+_AUG = {
+    cst.AddAssign: cst.Add(), cst.SubtractAssign: cst.Subtract(), cst.MultiplyAssign: cst.Multiply(),
+    cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
+}  # fmt: skip
+_COMPARE = {
+    cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le, cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
+}  # fmt: skip
+_BUILTINS = {
+    "len": len, "int": int, "float": float, "max": max, "min": min, "abs": abs, "sum": sum,
+    "round": round, "str": str, "bool": bool, "sorted": sorted, "reversed": lambda x: list(reversed(x)),
+}  # fmt: skip
+_MODULE_BASES = {"torch.nn.Module", "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+                 "pytorch_lightning.LightningModule", "lightning.LightningModule",
+                 "lightning.pytorch.LightningModule"}  # fmt: skip
+_KNOWN = (int, float, str, bool, type(None))
+
+
+def known(value: Any) -> bool:
+    """True for plain Python values the interpreter computed exactly."""
+    if isinstance(value, _KNOWN):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(known(v) for v in value)
+    return False
+
+
+class Interpreter:
+    """Interprets one file's model code; one instance per file, `reset_budget` per model."""
+
+    def __init__(self, module: cst.Module, imports: dict[str, str], locator: Any) -> None:
+        self.module = module
+        self.imports = imports
+        self.locator = locator
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, cst.FunctionDef] = {}
+        self.globals: dict[str, Any] = {}
+        self.steps = 0
+        self.depth = 0
+        self.approximate = False
+        self._roots = itertools.count(1)
+        self._collect()
+
+    # ----- file-level tables -------------------------------------------------------------
+
+    def _collect(self) -> None:
+        for statement in self.module.body:
+            if isinstance(statement, cst.ClassDef):
+                methods, assigns = {}, {}
+                for item in statement.body.body:
+                    if isinstance(item, cst.FunctionDef):
+                        methods[item.name.value] = item
+                    elif isinstance(item, cst.SimpleStatementLine):
+                        for small in item.body:
+                            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                                target = small.targets[0].target
+                                if isinstance(target, cst.Name):
+                                    assigns[target.value] = small.value
+                bases = [arg.value for arg in statement.bases if arg.keyword is None]
+                self.classes[statement.name.value] = ClassInfo(statement, statement.name.value, bases, methods, assigns)
+            elif isinstance(statement, cst.FunctionDef):
+                self.functions[statement.name.value] = statement
+
+    def qualified(self, expr: cst.BaseExpression) -> str | None:
+        """The import-resolved, canonical dotted name of `expr`, if it is one."""
+        name = dotted_name(expr)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        if head in self.imports:
+            full = self.imports[head] + ("." + rest if rest else "")
+            return canonical(full)
+        return None
+
+    def base_names(self, info: ClassInfo, seen: set[str] | None = None) -> set[str]:
+        """Qualified names of every base, through classes of the same file."""
+        seen = set() if seen is None else seen
+        if info.name in seen:
+            return set()
+        seen.add(info.name)
+        names: set[str] = set()
+        for base in info.bases:
+            qualified = self.qualified(base)
+            if qualified is not None:
+                names.add(qualified)
+            elif isinstance(base, cst.Name) and base.value in self.classes:
+                names.add(base.value)
+                names |= self.base_names(self.classes[base.value], seen)
+            elif (name := dotted_name(base)) is not None:
+                names.add(name)
+        return names
+
+    def mro(self, info: ClassInfo) -> list[ClassInfo]:
+        order, todo = [], [info]
+        while todo:
+            current = todo.pop(0)
+            if current in order:
+                continue
+            order.append(current)
+            todo.extend(self.classes[b.value] for b in current.bases if isinstance(b, cst.Name) and b.value in self.classes)
+        return order
+
+    def is_module_class(self, info: ClassInfo) -> bool:
+        """Derived from nn.Module (or Lightning's) here or through the file's own classes; a class
+        with an unresolvable base counts when it defines `forward` (transformers' PreTrainedModel)."""
+        names = self.base_names(info)
+        if names & _MODULE_BASES:
+            return True
+        resolved = all(self.qualified(b) is not None or (isinstance(b, cst.Name) and b.value in self.classes)
+                       for c in self.mro(info) for b in c.bases)  # fmt: skip
+        return not resolved and any("forward" in c.methods for c in self.mro(info)) and bool(names - {"object"})
+
+    def container_base(self, info: ClassInfo) -> str | None:
+        for name in self.base_names(info):
+            if name in ("torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"):
+                return name.rsplit(".", 1)[1]
+        return None
+
+    def find_method(self, info: ClassInfo, name: str) -> tuple[ClassInfo, cst.FunctionDef] | None:
+        for cls in self.mro(info):
+            if name in cls.methods:
+                return cls, cls.methods[name]
+        return None
+
+    def global_value(self, name: str) -> Any:
+        if name in self.globals:
+            return self.globals[name]
+        if name in self.classes:
+            return self.classes[name]
+        if name in self.functions:
+            return FuncRef(self.functions[name])
+        if name in self.imports:
+            return QualRef(canonical(self.imports[name]))
+        if name in _BUILTINS or name in ("range", "enumerate", "zip", "list", "tuple", "dict", "isinstance",
+                                          "super", "getattr", "setattr", "hasattr", "print", "OrderedDict"):  # fmt: skip
+            return QualRef("builtins." + name)
+        return UNKNOWN
+
+    def run_module_level(self) -> dict[str, Any]:
+        """Evaluate module-level assignments in order: constants, configs and module-level models."""
+        for statement in self.module.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign)) and getattr(small, "value", None) is not None:
+                    try:
+                        self.reset_budget()
+                        self.exec_small(small, self.globals, None)
+                    except (OutOfBudget, RecursionError, _Return, _Break, _Continue):
+                        continue
+        return self.globals
+
+    def reset_budget(self) -> None:
+        self.steps = 0
+        self.depth = 0
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise OutOfBudget
+
+    def site(self, node: cst.CSTNode) -> NodeSite:
+        return NodeSite(node, self.locator)
+
+    # ----- statements ----------------------------------------------------------------------
+
+    def exec_block(self, body: Any, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        statements = body.body if hasattr(body, "body") else body
+        for statement in statements:
+            self.exec_statement(statement, env, cls)
+
+    def exec_statement(self, statement: cst.CSTNode, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        self.tick()
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                self.exec_small(small, env, cls)
+        elif isinstance(statement, cst.If):
+            test = self.eval(statement.test, env, cls)
+            if test is UNKNOWN or isinstance(test, (Tensor, Bound)):
+                self.approximate = True
+                self.exec_block(statement.body, env, cls)
+            elif self.truth(test):
+                self.exec_block(statement.body, env, cls)
+            elif statement.orelse is not None:
+                orelse = statement.orelse
+                if isinstance(orelse, cst.If):
+                    self.exec_statement(orelse, env, cls)
+                else:
+                    self.exec_block(orelse.body, env, cls)
+        elif isinstance(statement, cst.For):
+            self.exec_for(statement, env, cls)
+        elif isinstance(statement, (cst.With,)):
+            self.exec_with(statement, env, cls)
+        elif isinstance(statement, cst.Try):
+            try:
+                self.exec_block(statement.body, env, cls)
+            finally:
+                if statement.finalbody is not None:
+                    self.exec_block(statement.finalbody.body, env, cls)
+        elif isinstance(statement, cst.FunctionDef):
+            env[statement.name.value] = FuncRef(statement)
+        elif isinstance(statement, cst.While):
+            self.approximate = True
+
+    def exec_with(self, statement: cst.With, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        self.exec_block(statement.body, env, cls)
+
+    def truth(self, value: Any) -> bool:
+        if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef)):
+            return True
+        try:
+            return bool(value)
+        except Exception:
+            return True
+
+    def exec_for(self, statement: cst.For, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        iterable = self.iterate(self.eval(statement.iter, env, cls))
+        if iterable is None:
+            self.approximate = True
+            return
+        for count, item in enumerate(iterable):
+            if count >= MAX_LOOP:
+                raise OutOfBudget
+            self.assign(statement.target, item, env, cls)
+            try:
+                self.exec_block(statement.body, env, cls)
+            except _Break:
+                return
+            except _Continue:
+                continue
+        else:
+            if statement.orelse is not None:
+                self.exec_block(statement.orelse.body, env, cls)
+
+    def iterate(self, value: Any) -> list[Any] | None:
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        if isinstance(value, dict):
+            return list(value)
+        if isinstance(value, range):
+            return list(value) if len(value) <= MAX_LOOP else None
+        if isinstance(value, str):
+            return list(value)
+        if isinstance(value, ModuleObj):
+            if value.cls == "ModuleDict":
+                return list(value.named)
+            return list(value.children)
+        if isinstance(value, Instance) and (value.children or self.container_base(value.cls)):
+            return list(value.children)
+        return None
+
+    def exec_small(self, small: cst.CSTNode, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        self.tick()
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, env, cls)
+            for target in small.targets:
+                self.assign(target.target, value, env, cls)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.assign(small.target, self.eval(small.value, env, cls), env, cls)
+        elif isinstance(small, cst.AugAssign):
+            op = _AUG.get(type(small.operator))
+            current = self.eval(small.target, env, cls)
+            right = self.eval(small.value, env, cls)
+            value = self.binary(op, current, right, small) if op is not None else UNKNOWN
+            if isinstance(current, list) and isinstance(small.operator, cst.AddAssign) and isinstance(right, (list, tuple)):
+                current.extend(right)  # `layers += [...]` mutates the list in place
+                value = current
+            self.assign(small.target, value, env, cls)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, env, cls)
+        elif isinstance(small, cst.Return):
+            raise _Return(self.eval(small.value, env, cls) if small.value is not None else None)
+        elif isinstance(small, cst.Raise):
+            raise _Return(UNKNOWN)
+        elif isinstance(small, cst.Break):
+            raise _Break
+        elif isinstance(small, cst.Continue):
+            raise _Continue
+
+    def assign(self, target: cst.BaseExpression, value: Any, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        if isinstance(target, cst.Name):
+            env[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = self.iterate(value)
+            elements = target.elements
+            if items is None or len(items) != len(elements) or any(isinstance(e, cst.StarredElement) for e in elements):
+                items = [UNKNOWN] * len(elements)
+                if isinstance(value, Tensor):  # `a, b = x.chunk(2)`: both come from x
+                    items = [value] * len(elements)
+            for element, item in zip(elements, items):
+                self.assign(element.value, item, env, cls)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, env, cls)
+            self.set_attr(owner, target.attr.value, value)
+        elif isinstance(target, cst.Subscript):
+            owner = self.eval(target.value, env, cls)
+            key = self.subscript_key(target, env, cls)
+            if isinstance(owner, dict) and key is not UNKNOWN:
+                try:
+                    owner[key] = value
+                except TypeError:
+                    pass
+            elif isinstance(owner, list) and isinstance(key, int) and -len(owner) <= key < len(owner):
+                owner[key] = value
+
+    def set_attr(self, owner: Any, name: str, value: Any) -> None:
+        if isinstance(owner, Instance):
+            owner.attrs[name] = value
+        elif isinstance(owner, Param) and name == "requires_grad" and value is False:
+            self.freeze(owner.owner)
+        elif isinstance(owner, ModuleObj) and name in ("weight", "bias"):
+            pass
+
+    def freeze(self, owner: Any) -> None:
+        if isinstance(owner, (ModuleObj, Instance)):
+            owner.frozen = True
+
+    # ----- expressions ---------------------------------------------------------------------
+
+    def eval(self, node: cst.BaseExpression, env: dict[str, Any], cls: ClassInfo | None) -> Any:
+        self.tick()
+        method = getattr(self, "eval_" + type(node).__name__, None)
+        if method is None:
+            return UNKNOWN
+        return method(node, env, cls)
+
+    def eval_Integer(self, node, env, cls):
+        return node.evaluated_value
+
+    eval_Float = eval_Integer
+
+    def eval_SimpleString(self, node, env, cls):
+        try:
+            return node.evaluated_value
+        except Exception:
+            return UNKNOWN
+
+    def eval_ConcatenatedString(self, node, env, cls):
+        return UNKNOWN
+
+    def eval_Name(self, node, env, cls):
+        name = node.value
+        if name in env:
+            return env[name]
+        if name in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[name]
+        return self.global_value(name)
+
+    def eval_Attribute(self, node, env, cls):
+        base = self.eval(node.value, env, cls)
+        return self.attribute(base, node.attr.value)
+
+    def attribute(self, base: Any, name: str) -> Any:
+        if isinstance(base, QualRef):
+            return QualRef(canonical(f"{base.name}.{name}"))
+        if isinstance(base, Instance):
+            if name in base.attrs:
+                return base.attrs[name]
+            found = self.find_method(base.cls, name)
+            if found is not None:
+                owner, method = found
+                if any(isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in method.decorators):
+                    return self.call_function(FuncRef(method, base, owner), [], {})
+                return FuncRef(method, base, owner)
+            for info in self.mro(base.cls):
+                if name in info.assigns:
+                    return self.eval(info.assigns[name], {}, info)
+            return Bound(base, name)
+        if isinstance(base, ModuleObj):
+            if name in ("weight", "bias"):
+                return Param(base, name)
+            if name in base.named:
+                return base.named[name]
+            mapped = {"in_features": (0, "in_features"), "out_features": (1, "out_features"),
+                      "in_channels": (0, "in_channels"), "out_channels": (1, "out_channels"),
+                      "num_features": (0, "num_features"), "hidden_size": (1, "hidden_size")}  # fmt: skip
+            if name in mapped:
+                return base.arg(*mapped[name])
+            return Bound(base, name)
+        if isinstance(base, Param):
+            if name == "data":
+                return base
+            return Bound(base, name)
+        if isinstance(base, ClassInfo):
+            if name in base.assigns:
+                return self.eval(base.assigns[name], {}, base)
+            if name in base.methods:
+                return FuncRef(base.methods[name], None, base)
+            return UNKNOWN
+        if isinstance(base, SuperRef):
+            if name == "__init__":
+                return Bound(base, "__init__")
+            mro = self.mro(base.cls)[1:]
+            for info in mro:
+                if name in info.methods:
+                    return FuncRef(info.methods[name], base.instance, info)
+            return Bound(base, name)
+        if isinstance(base, Tensor):
+            if name in ("T", "mT", "real", "data"):
+                return base
+            if name in ("shape", "device", "dtype", "ndim"):
+                return UNKNOWN
+            return Bound(base, name)
+        if isinstance(base, (list, dict)):
+            return Bound(base, name)
+        return UNKNOWN
+
+    def eval_Subscript(self, node, env, cls):
+        base = self.eval(node.value, env, cls)
+        key = self.subscript_key(node, env, cls)
+        if isinstance(base, Tensor):
+            return base
+        if isinstance(base, ModuleObj):
+            if base.cls == "ModuleDict":
+                return base.named.get(key, UNKNOWN) if isinstance(key, str) else UNKNOWN
+            base = base.children
+        elif isinstance(base, Instance) and base.children:
+            base = base.children
+        if key is UNKNOWN or base is UNKNOWN:
+            return UNKNOWN
+        try:
+            return base[key]
+        except Exception:
+            return UNKNOWN
+
+    def subscript_key(self, node: cst.Subscript, env, cls) -> Any:
+        if len(node.slice) != 1:
+            return UNKNOWN
+        inner = node.slice[0].slice
+        if isinstance(inner, cst.Index):
+            return self.eval(inner.value, env, cls)
+        if isinstance(inner, cst.Slice):
+            parts = [None if p is None else self.eval(p, env, cls) for p in (inner.lower, inner.upper, inner.step)]
+            if any(p is UNKNOWN for p in parts):
+                return UNKNOWN
+            return slice(*parts)
+        return UNKNOWN
+
+    def eval_UnaryOperation(self, node, env, cls):
+        value = self.eval(node.expression, env, cls)
+        if isinstance(node.operator, cst.Not):
+            return UNKNOWN if value is UNKNOWN or isinstance(value, Tensor) else not self.truth(value)
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value if isinstance(node.operator, cst.Minus) else value
+        return UNKNOWN
+
+    def eval_BinaryOperation(self, node, env, cls):
+        return self.binary(node.operator, self.eval(node.left, env, cls), self.eval(node.right, env, cls), node)
+
+    def binary(self, op: cst.CSTNode, left: Any, right: Any, node: cst.CSTNode) -> Any:
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return self.tensor_binary(op, left, right, node)
+        function = _BINOPS.get(type(op))
+        if function is None or not (known(left) and known(right)):
+            return UNKNOWN
+        try:
+            result = function(left, right)
+        except Exception:
+            return UNKNOWN
+        if isinstance(result, (list, tuple, str)) and len(result) > 100_000:
+            return UNKNOWN
+        return result
+
+    def tensor_binary(self, op, left, right, node) -> Any:
+        if not (isinstance(left, Tensor) and isinstance(right, Tensor)):
+            return left if isinstance(left, Tensor) else right
+        if isinstance(op, (cst.Add, cst.Subtract)):
+            return self.merge("add", [left, right], node)
+        if isinstance(op, cst.Multiply):
+            if "gate" in right.tags and "gate" not in left.tags:
+                return self.gated(left, node)
+            if "gate" in left.tags and "gate" not in right.tags:
+                return self.gated(right, node)
+        return self.merge("other", [left, right], node)
+
+    def gated(self, main: Tensor, node: cst.CSTNode) -> Tensor:
+        return Tensor(main.path + (Layer(Kind.OTHER, "gate", self.site(node)),), main.root, main.tags - {"gate"})
+
+    def merge(self, kind: str, tensors: list[Tensor], node: cst.CSTNode) -> Tensor:
+        """Where branches of one value meet: the common prefix, then a Merge of the branches."""
+        main = tensors[0]
+        same = [t for t in tensors if t.root == main.root]
+        if len(same) < 2:
+            return max(tensors, key=lambda t: count_weights(t.path))
+        prefix = 0
+        shortest = min(len(t.path) for t in same)
+        while prefix < shortest and all(t.path[prefix] is main.path[prefix] for t in same):
+            prefix += 1
+        branches = tuple(t.path[prefix:] for t in same)
+        tags = frozenset().union(*(t.tags for t in same)) - {"gate"}
+        if all(len(b) == 0 for b in branches):
+            return Tensor(main.path, main.root, tags)
+        return Tensor(main.path[:prefix] + (Merge(kind, branches, self.site(node)),), main.root, tags)
+
+    def eval_BooleanOperation(self, node, env, cls):
+        left = self.eval(node.left, env, cls)
+        if left is UNKNOWN or isinstance(left, Tensor):
+            return UNKNOWN
+        if isinstance(node.operator, cst.And):
+            return self.eval(node.right, env, cls) if self.truth(left) else left
+        return left if self.truth(left) else self.eval(node.right, env, cls)
+
+    def eval_Comparison(self, node, env, cls):
+        left = self.eval(node.left, env, cls)
+        result = True
+        for target in node.comparisons:
+            right = self.eval(target.comparator, env, cls)
+            operator_ = target.operator
+            if isinstance(operator_, (cst.Is, cst.IsNot)):
+                if left is UNKNOWN or right is UNKNOWN:
+                    return UNKNOWN
+                same = left is right if not (known(left) and known(right)) else left == right
+                outcome = same if isinstance(operator_, cst.Is) else not same
+            elif isinstance(operator_, (cst.In, cst.NotIn)):
+                if not known(left) or not isinstance(right, (list, tuple, str, dict)):
+                    return UNKNOWN
+                try:
+                    outcome = (left in right) == isinstance(operator_, cst.In)
+                except TypeError:
+                    return UNKNOWN
+            else:
+                function = _COMPARE.get(type(operator_))
+                if function is None or not (known(left) and known(right)):
+                    return UNKNOWN
+                try:
+                    outcome = function(left, right)
+                except TypeError:
+                    return UNKNOWN
+            result = result and outcome
+            left = right
+        return result
+
+    def eval_IfExp(self, node, env, cls):
+        test = self.eval(node.test, env, cls)
+        if test is UNKNOWN or isinstance(test, Tensor):
+            self.approximate = True
+            return self.eval(node.body, env, cls)
+        return self.eval(node.body if self.truth(test) else node.orelse, env, cls)
+
+    def eval_elements(self, elements, env, cls) -> list[Any]:
+        values: list[Any] = []
+        for element in elements:
+            if isinstance(element, cst.StarredElement):
+                items = self.iterate(self.eval(element.value, env, cls))
+                values.extend(items if items is not None else [])
+            else:
+                values.append(self.eval(element.value, env, cls))
+        return values
+
+    def eval_List(self, node, env, cls):
+        return self.eval_elements(node.elements, env, cls)
+
+    def eval_Tuple(self, node, env, cls):
+        return tuple(self.eval_elements(node.elements, env, cls))
+
+    def eval_Dict(self, node, env, cls):
+        result = {}
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = self.eval(element.key, env, cls)
+                if known(key) and not isinstance(key, list):
+                    result[key] = self.eval(element.value, env, cls)
+        return result
+
+    def comprehension(self, node, env, cls, produce) -> list[Any] | Any:
+        results: list[Any] = []
+        local = dict(env)
+
+        def run(clause) -> None:
+            items = self.iterate(self.eval(clause.iter, local, cls))
+            if items is None:
+                raise _Return(UNKNOWN)
+            for item in items[:MAX_LOOP]:
+                self.assign(clause.target, item, local, cls)
+                if not all(self.truth(self.eval(cond.test, local, cls)) for cond in clause.ifs):
+                    continue
+                if clause.inner_for_in is not None:
+                    run(clause.inner_for_in)
+                else:
+                    results.append(produce(local))
+
+        try:
+            run(node.for_in)
+        except _Return:
+            return UNKNOWN
+        return results
+
+    def eval_ListComp(self, node, env, cls):
+        return self.comprehension(node, env, cls, lambda local: self.eval(node.elt, local, cls))
+
+    eval_GeneratorExp = eval_ListComp
+
+    def eval_DictComp(self, node, env, cls):
+        pairs = self.comprehension(
+            node, env, cls, lambda local: (self.eval(node.key, local, cls), self.eval(node.value, local, cls))
+        )
+        if pairs is UNKNOWN:
+            return UNKNOWN
+        return {k: v for k, v in pairs if known(k)}
+
+    # ----- calls ---------------------------------------------------------------------------
+
+    def eval_Call(self, node: cst.Call, env, cls):
+        if isinstance(node.func, cst.Name) and node.func.value == "super" and "super" not in env:
+            return SuperRef(env["__self__"], cls) if cls is not None and "__self__" in env else UNKNOWN
+        func = self.eval(node.func, env, cls)
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in node.args:
+            value = self.eval(arg.value, env, cls)
+            if arg.star == "*":
+                items = self.iterate(value)
+                if items is None:
+                    return UNKNOWN if not isinstance(func, QualRef) else self.call_qualified(func.name, [], {}, node)
+                args.extend(items)
+            elif arg.star == "**":
+                if isinstance(value, dict):
+                    kwargs.update({k: v for k, v in value.items() if isinstance(k, str)})
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        return self.call(func, args, kwargs, node)
+
+    def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if isinstance(func, QualRef):
+            return self.call_qualified(func.name, args, kwargs, node)
+        if isinstance(func, ClassInfo):
+            return self.instantiate(func, args, kwargs, node)
+        if isinstance(func, FuncRef):
+            return self.call_function(func, args, kwargs)
+        if isinstance(func, (ModuleObj, Instance)):
+            return self.apply(func, args, kwargs, node)
+        if isinstance(func, Bound):
+            return self.call_method(func.obj, func.name, args, kwargs, node)
+        if isinstance(func, Param):
+            return UNKNOWN
+        return self.passthrough(args, kwargs)
+
+    def passthrough(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """An unknown call on tensors returns a tensor that continues the deepest input's path."""
+        tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]
+        if not tensors:
+            return UNKNOWN
+        return max(tensors, key=lambda t: (t.root == 0, count_weights(t.path), len(t.path)))
+
+    def call_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise OutOfBudget
+        try:
+            env = self.bind(func.node, args, kwargs, func.bound)
+            try:
+                self.exec_block(func.node.body, env, func.owner)
+            except _Return as done:
+                return done.value
+            return None
+        finally:
+            self.depth -= 1
+
+    def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any) -> dict[str, Any]:
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        env: dict[str, Any] = {}
+        values = list(args)
+        is_static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in node.decorators)
+        if bound is not None and positional and not is_static:
+            env[positional[0].name.value] = bound
+            env["__self__"] = bound
+            positional = positional[1:]
+        for param in positional:
+            name = param.name.value
+            if values:
+                env[name] = values.pop(0)
+            elif name in kwargs:
+                env[name] = kwargs.pop(name)
+            elif param.default is not None:
+                env[name] = self.eval(param.default, {}, None)
+            else:
+                env[name] = UNKNOWN
+        if isinstance(params.star_arg, cst.Param):
+            env[params.star_arg.name.value] = tuple(values)
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                env[name] = kwargs.pop(name)
+            else:
+                env[name] = self.eval(param.default, {}, None) if param.default is not None else UNKNOWN
+        if params.star_kwarg is not None:
+            env[params.star_kwarg.name.value] = dict(kwargs)
+        return env
+
+    def instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
+        if not self.is_module_class(info):
+            return UNKNOWN
+        instance = Instance(info, node)
+        found = self.find_method(info, "__init__")
+        if found is not None:
+            owner, init = found
+            try:
+                self.call_function(FuncRef(init, instance, owner), args, kwargs)
+            except (_Break, _Continue):
+                pass
+        elif self.container_base(info):
+            self.container_init(instance, args)
+        return instance
+
+    def container_init(self, instance: Instance, args: list[Any]) -> None:
+        """`super().__init__(*layers)` in a subclass of nn.Sequential / nn.ModuleList."""
+        if len(args) == 1 and isinstance(args[0], dict):
+            instance.children.extend(args[0].values())
+        elif len(args) == 1 and isinstance(args[0], (list, tuple)):
+            instance.children.extend(args[0])
+        else:
+            instance.children.extend(args)
+
+    def call_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if isinstance(obj, list):
+            if name == "append" and args:
+                obj.append(args[0])
+            elif name == "extend" and args:
+                items = self.iterate(args[0])
+                obj.extend(items or [])
+            elif name == "insert" and len(args) == 2 and isinstance(args[0], int):
+                obj.insert(args[0], args[1])
+            elif name == "pop" and obj:
+                return obj.pop(args[0] if args and isinstance(args[0], int) else -1)
+            return None
+        if isinstance(obj, dict):
+            if name in ("items", "keys", "values"):
+                return list(getattr(obj, name)())
+            if name == "get" and args:
+                return obj.get(args[0], args[1] if len(args) > 1 else None) if known(args[0]) else UNKNOWN
+            if name == "update" and args and isinstance(args[0], dict):
+                obj.update(args[0])
+            return UNKNOWN
+        if isinstance(obj, SuperRef) and name == "__init__":
+            if self.container_base(obj.cls) or any(self.container_base(c) for c in self.mro(obj.cls)):
+                self.container_init(obj.instance, args)
+            else:
+                mro = self.mro(obj.cls)[1:]
+                for info in mro:
+                    if "__init__" in info.methods:
+                        self.call_function(FuncRef(info.methods["__init__"], obj.instance, info), args, kwargs)
+                        break
+            return None
+        if isinstance(obj, Tensor):
+            return self.tensor_method(obj, name, args, kwargs, node)
+        if isinstance(obj, Param):
+            return self.param_method(obj, name, args, kwargs)
+        if isinstance(obj, (ModuleObj, Instance)):
+            return self.module_method(obj, name, args, kwargs, node)
+        return self.passthrough(args, kwargs)
+
+    def module_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name in ("add_module", "register_module") and len(args) == 2:
+            if isinstance(obj, Instance):
+                key = args[0] if isinstance(args[0], str) else f"_{len(obj.attrs)}"
+                obj.attrs[key] = args[1]
+            elif isinstance(obj, ModuleObj):
+                obj.children.append(args[1])
+                if isinstance(args[0], str):
+                    obj.named[args[0]] = args[1]
+            return None
+        if name in ("append", "extend", "insert") and isinstance(obj, ModuleObj):
+            self.call_method(obj.children, name, args, kwargs, node)
+            return obj
+        if name in ("append", "extend") and isinstance(obj, Instance):
+            self.call_method(obj.children, name, args, kwargs, node)
+            return obj
+        if name in ("modules", "children"):
+            return self.submodules(obj, recursive=name == "modules", include_self=name == "modules")
+        if name in ("named_modules", "named_children"):
+            return [("", m) for m in self.submodules(obj, recursive=name == "named_modules", include_self=True)]
+        if name == "apply" and args:
+            for module in self.submodules(obj, recursive=True, include_self=True):
+                self.call(args[0], [module], {}, node)
+            return obj
+        if name in ("parameters", "named_parameters"):
+            return [Param(m, "weight") for m in self.submodules(obj, recursive=True, include_self=False)] or [Param(obj, "weight")]
+        if name in ("requires_grad_", "eval", "train", "to", "cuda", "cpu", "float", "half", "double"):
+            if name == "requires_grad_" and (args[:1] == [False] or kwargs.get("requires_grad") is False):
+                for module in self.submodules(obj, recursive=True, include_self=True):
+                    self.freeze(module)
+            return obj
+        if name == "forward":
+            return self.apply(obj, args, kwargs, node)
+        return self.passthrough(args, kwargs)
+
+    def param_method(self, param: Param, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if name == "requires_grad_" and (args[:1] == [False] or kwargs.get("requires_grad") is False):
+            self.freeze(param.owner)
+        elif name in ("normal_", "uniform_", "zero_", "fill_", "copy_", "trunc_normal_"):
+            self.apply_init(name.rstrip("_"), param, args[1:] if name != "copy_" else [], kwargs, method=True, method_args=args)
+        return param
+
+    def submodules(self, obj: Any, recursive: bool, include_self: bool) -> list[Any]:
+        found: list[Any] = [obj] if include_self else []
+        for child in self.children_of(obj):
+            found.append(child)
+            if recursive:
+                found.extend(self.submodules(child, True, False))
+        return found
+
+    def children_of(self, obj: Any) -> list[Any]:
+        """Submodules in registration order (attributes, list items, container children)."""
+        values: list[Any] = []
+        if isinstance(obj, Instance):
+            values = [*obj.attrs.values(), *obj.children]
+        elif isinstance(obj, ModuleObj):
+            values = list(obj.children) or [a for a in [*obj.args, *obj.kwargs.values()] if isinstance(a, (ModuleObj, Instance))]
+        children: list[Any] = []
+        for value in values:
+            if isinstance(value, (ModuleObj, Instance)):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(v for v in value if isinstance(v, (ModuleObj, Instance)))
+        return children
+
+    # ----- torch names ---------------------------------------------------------------------
+
+    def call_qualified(self, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if name.startswith("builtins."):
+            return self.call_builtin(name[len("builtins."):], args, kwargs, node)
+        if name == "collections.OrderedDict":
+            return self.call_builtin("dict", args, kwargs, node)
+        short = name.rsplit(".", 1)[-1]
+        if name.startswith("torch.nn.init."):
+            if args:
+                self.apply_init(short.rstrip("_"), args[0], args[1:], kwargs)
+            return args[0] if args else None
+        if name.startswith("torch.nn.") and name.count(".") == 2 and short[:1].isupper():
+            return self.make_module(short, args, kwargs, node)
+        if name.startswith(("torch.", "F.")):
+            return self.torch_function(short, args, kwargs, node)
+        if name == "math.sqrt" and args and known(args[0]):
+            try:
+                return math.sqrt(args[0])
+            except (TypeError, ValueError):
+                return UNKNOWN
+        return self.passthrough(args, kwargs)
+
+    def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name == "range":
+            if args and all(isinstance(a, int) for a in args) and len(args) <= 3:
+                try:
+                    result = range(*args)
+                except ValueError:
+                    return UNKNOWN
+                return result if len(result) <= MAX_LOOP else UNKNOWN
+            return UNKNOWN
+        if name in ("list", "tuple"):
+            if not args:
+                return [] if name == "list" else ()
+            items = self.iterate(args[0])
+            if items is None:
+                return UNKNOWN
+            return items if name == "list" else tuple(items)
+        if name == "dict":
+            result: dict[Any, Any] = {}
+            if args:
+                items = self.iterate(args[0]) if not isinstance(args[0], dict) else list(args[0].items())
+                for item in items or []:
+                    if isinstance(item, (list, tuple)) and len(item) == 2 and known(item[0]):
+                        result[item[0]] = item[1]
+            result.update(kwargs)
+            return result
+        if name == "enumerate" and args:
+            items = self.iterate(args[0])
+            start = args[1] if len(args) > 1 and isinstance(args[1], int) else 0
+            return UNKNOWN if items is None else [(i + start, v) for i, v in enumerate(items)]
+        if name == "zip":
+            lists = [self.iterate(a) for a in args]
+            return UNKNOWN if any(x is None for x in lists) else [tuple(t) for t in zip(*lists)]
+        if name == "isinstance" and len(args) == 2:
+            return self.isinstance_(args[0], args[1])
+        if name == "super":
+            return UNKNOWN
+        if name in ("getattr", "hasattr") and len(args) >= 2 and isinstance(args[1], str):
+            value = self.attribute(args[0], args[1])
+            if name == "hasattr":
+                return UNKNOWN if value is UNKNOWN or isinstance(value, Bound) else True
+            if (value is UNKNOWN or isinstance(value, Bound)) and len(args) > 2:
+                return args[2]
+            return value
+        if name == "setattr" and len(args) == 3 and isinstance(args[1], str):
+            self.set_attr(args[0], args[1], args[2])
+            return None
+        if name == "print":
+            return None
+        function = _BUILTINS.get(name)
+        if function is not None and known(args) and known(list(kwargs.values())):
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                return UNKNOWN
+        return self.passthrough(args, kwargs)
+
+    def isinstance_(self, value: Any, classes: Any) -> Any:
+        options = classes if isinstance(classes, (list, tuple)) else [classes]
+        for option in options:
+            if isinstance(option, QualRef) and option.name.startswith("torch.nn."):
+                short = option.name.rsplit(".", 1)[1]
+                if isinstance(value, ModuleObj) and value.cls == short:
+                    return True
+                if short == "Module" and isinstance(value, (ModuleObj, Instance)):
+                    return True
+                if short in ("Linear", "Conv2d", "Conv1d", "Conv3d") and isinstance(value, ModuleObj):
+                    continue
+            elif isinstance(option, ClassInfo):
+                if isinstance(value, Instance) and option in self.mro(value.cls):
+                    return True
+            else:
+                return UNKNOWN
+        return False if isinstance(value, (ModuleObj, Instance)) else UNKNOWN
+
+    def make_module(self, cls: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> ModuleObj:
+        module = ModuleObj(cls, node, list(args), dict(kwargs))
+        if cls in ("Sequential", "ModuleList"):
+            if len(args) == 1 and isinstance(args[0], dict):  # Sequential(OrderedDict(...))
+                module.named = dict(args[0])
+                module.children = list(args[0].values())
+            elif cls == "ModuleList":
+                items = self.iterate(args[0]) if args else []
+                module.children = [m for m in (items or [])]
+            else:
+                module.children = [a for a in args]
+        elif cls == "ModuleDict":
+            if args and isinstance(args[0], dict):
+                module.named = dict(args[0])
+                module.children = list(args[0].values())
+        return module
+
+    def torch_function(self, short: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if short in ("cat", "concat", "stack", "hstack", "vstack") and args:
+            items = self.iterate(args[0])
+            parts = [t for t in (items or []) if isinstance(t, Tensor)]
+            return self.merge("concat", parts, node) if parts else UNKNOWN
+        if short == "add" and len(tensors) == 2:
+            return self.merge("add", tensors, node)
+        if short == "mul" and len(tensors) == 2:
+            return self.tensor_binary(cst.Multiply(), tensors[0], tensors[1], node)
+        op = functional_op(short)
+        if op is not None and tensors:
+            return self.apply_op(tensors[0], op[0], op[1], node)
+        if short in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
+            return UNKNOWN
+        return self.passthrough(args, kwargs)
+
+    def tensor_method(self, tensor: Tensor, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        op = functional_op(name)
+        if op is not None:
+            return self.apply_op(tensor, op[0], op[1], node)
+        if name in ("chunk", "split", "unbind"):
+            count = args[0] if args and isinstance(args[0], int) and name == "chunk" else 2
+            return [tensor] * max(1, min(count, 16))
+        if name in ("size", "dim", "numel", "item", "tolist", "numpy"):
+            return UNKNOWN
+        others = [a for a in args if isinstance(a, Tensor)]
+        if name in ("add", "add_") and others:
+            return self.merge("add", [tensor, others[0]], node)
+        if name in ("mul", "mul_") and others:
+            return self.tensor_binary(cst.Multiply(), tensor, others[0], node)
+        return tensor
+
+    def apply_op(self, tensor: Tensor, kind: Kind, op: str, node: cst.CSTNode) -> Tensor:
+        tags = tensor.tags - {"gate"}
+        if op in ("sigmoid", "hardsigmoid"):
+            tags |= {"gate"}
+        return Tensor(tensor.path + (Layer(kind, op, self.site(node)),), tensor.root, tags)
+
+    def apply_init(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any], method=False, method_args=None) -> None:
+        """Record `nn.init.*` (or `.normal_()` on a weight) as fan_in * Var(W) of the layer."""
+        if not isinstance(target, Param) or target.name != "weight" or not isinstance(target.owner, ModuleObj):
+            return
+        layer = target.owner
+        fan_in, fan_out = fans(layer)
+        gain_sq: float | None = None
+        if kind.startswith("kaiming"):
+            a = kwargs.get("a", args[0] if args else 0)
+            mode = kwargs.get("mode", args[1] if len(args) > 1 else "fan_in")
+            nonlinearity = kwargs.get("nonlinearity", args[2] if len(args) > 2 else "leaky_relu")
+            a = a if isinstance(a, (int, float)) else 0
+            gain_sq = {"relu": 2.0, "leaky_relu": 2.0 / (1 + a * a), "tanh": (5 / 3) ** 2, "selu": 0.75**2}.get(nonlinearity, 1.0)
+            if mode == "fan_out":
+                gain_sq = gain_sq * fan_in / fan_out if fan_in and fan_out else None
+        elif kind.startswith("xavier"):
+            g = kwargs.get("gain", args[0] if args else 1.0)
+            g = g if isinstance(g, (int, float)) else 1.0
+            gain_sq = 2 * g * g * fan_in / (fan_in + fan_out) if fan_in and fan_out else g * g
+        elif kind == "orthogonal":
+            g = kwargs.get("gain", args[0] if args else 1.0)
+            gain_sq = (g if isinstance(g, (int, float)) else 1.0) ** 2
+        elif kind in ("normal", "trunc_normal"):
+            values = method_args if method else args
+            std = kwargs.get("std", values[1] if len(values) > 1 else 1.0)
+            if isinstance(std, (int, float)) and fan_in:
+                gain_sq = fan_in * std * std
+        elif kind == "uniform":
+            values = method_args if method else args
+            low = kwargs.get("a", kwargs.get("from", values[0] if values else 0.0))
+            high = kwargs.get("b", kwargs.get("to", values[1] if len(values) > 1 else 1.0))
+            if isinstance(low, (int, float)) and isinstance(high, (int, float)) and fan_in:
+                gain_sq = fan_in * (high - low) ** 2 / 12
+        elif kind in ("zeros", "zero", "constant", "fill", "ones"):
+            gain_sq = 0.0 if kind in ("zeros", "zero") else None
+        elif kind == "eye" or kind == "dirac":
+            gain_sq = 1.0
+        if gain_sq is not None:
+            layer.init_gain = gain_sq
+            layer.init_name = kind
+
+    # ----- running a model -----------------------------------------------------------------
+
+    def apply(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        """Call a module on its inputs: the symbolic forward pass."""
+        if isinstance(module, Instance):
+            return self.run_forward(module, args, kwargs, node)
+        if module.cls == "Sequential":
+            value: Any = args[0] if args else UNKNOWN
+            for child in module.children:
+                value = self.apply(child, [value], {}, node) if isinstance(child, (ModuleObj, Instance)) else value
+            return value
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            return UNKNOWN
+        layer = self.lower(module)
+        result = Tensor(tensors[0].path + (layer,), tensors[0].root, tensors[0].tags - {"gate"})
+        if layer.kind is Kind.ACTIVATION and layer.op in ("sigmoid", "hardsigmoid"):
+            result = Tensor(result.path, result.root, result.tags | {"gate"})
+        if layer.kind is Kind.RECURRENT and module.cls in ("RNN", "LSTM", "GRU"):
+            return (result, UNKNOWN)
+        if module.cls == "MultiheadAttention":
+            return (result, UNKNOWN)
+        return result
+
+    def run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        found = self.find_method(instance.cls, "forward")
+        if found is None:
+            if self.container_base(instance.cls) == "Sequential":
+                value: Any = args[0] if args else UNKNOWN
+                for child in instance.children:
+                    value = self.apply(child, [value], {}, node)
+                return value
+            self.approximate = True
+            return self.declared_order(instance, args)
+        owner, forward = found
+        try:
+            result = self.call_function(FuncRef(forward, instance, owner), args, kwargs)
+        except (_Break, _Continue):
+            result = UNKNOWN
+        if not any(isinstance(v, Tensor) for v in flatten_values(result)):
+            self.approximate = True
+            return self.declared_order(instance, args)
+        return result
+
+    def declared_order(self, instance: Any, args: list[Any]) -> Any:
+        """Fallback when `forward` cannot be followed: layers in the order they were registered."""
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            return UNKNOWN
+        path = tensors[0].path
+        for child in self.leaves(instance):
+            path = path + (self.lower(child),)
+        return Tensor(path, tensors[0].root, tensors[0].tags)
+
+    def leaves(self, obj: Any) -> list[ModuleObj]:
+        found: list[ModuleObj] = []
+        for child in self.children_of(obj):
+            if isinstance(child, ModuleObj) and child.cls not in CONTAINERS:
+                found.append(child)
+            else:
+                found.extend(self.leaves(child))
+        return found
+
+    def lower(self, module: ModuleObj) -> Layer:
+        """The IR layer of a torch module (made once, so weight sharing keeps one identity)."""
+        if module._layer is not None:
+            return module._layer
+        spec = NN_LAYERS.get(module.cls)
+        fan_in, fan_out = fans(module)
+        attrs: dict[str, Any] = {}
+        if spec is None:
+            kind, op = Kind.OTHER, module.cls
+        else:
+            kind, op = spec.kind, spec.op
+        if kind is Kind.ACTIVATION and module.cls == "LeakyReLU":
+            slope = module.arg(0, "negative_slope", 0.01)
+            attrs["negative_slope"] = slope if isinstance(slope, (int, float)) else 0.01
+        if kind is Kind.BLOCK:
+            attrs.update(transformer_attrs(module))
+        if kind is Kind.RECURRENT:
+            for index, key, default in ((2, "num_layers", 1), (3, "nonlinearity", "tanh")):
+                value = module.arg(index, key, default) if module.cls in ("RNN",) else module.kwargs.get(key, default)
+                attrs[key] = value if known(value) else None
+            attrs["batch_first"] = module.kwargs.get("batch_first", False)
+        layer = Layer(kind, op if kind is not Kind.OTHER or spec else module.cls, self.site(module.node),
+                      fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain, init_name=module.init_name,
+                      attrs=attrs)  # fmt: skip
+        module._layer = layer
+        return layer
+
+
+def fans(module: ModuleObj) -> tuple[int | None, int | None]:
+    """fan_in and fan_out of a Linear or Conv layer, when its sizes are known."""
+    if module.cls in ("Linear",):
+        fan_in, fan_out = module.arg(0, "in_features"), module.arg(1, "out_features")
+        return (fan_in if isinstance(fan_in, int) else None, fan_out if isinstance(fan_out, int) else None)
+    if module.cls.startswith(("Conv", "ConvTranspose")):
+        c_in, c_out = module.arg(0, "in_channels"), module.arg(1, "out_channels")
+        kernel = module.arg(2, "kernel_size")
+        groups = module.kwargs.get("groups", module.args[6] if len(module.args) > 6 else 1)
+        if isinstance(kernel, int):
+            size = kernel ** int(module.cls[-2]) if module.cls[-2].isdigit() else kernel
+        elif isinstance(kernel, (list, tuple)) and all(isinstance(k, int) for k in kernel):
+            size = math.prod(kernel)
+        else:
+            return None, None
+        if not (isinstance(c_in, int) and isinstance(c_out, int) and isinstance(groups, int) and groups > 0):
+            return None, None
+        fan_in, fan_out = c_in // groups * size, c_out // groups * size
+        if module.cls.startswith("ConvTranspose"):
+            fan_in, fan_out = fan_out, fan_in
+        return fan_in or None, fan_out or None
+    return None, None
+
+
+def transformer_attrs(module: ModuleObj) -> dict[str, Any]:
+    """`num_layers` and `norm_first` of nn.Transformer* blocks, None where not known."""
+    if module.cls in ("TransformerEncoder", "TransformerDecoder"):
+        layer = module.arg(0, "encoder_layer" if module.cls == "TransformerEncoder" else "decoder_layer")
+        layers = module.arg(1, "num_layers")
+        norm_first = layer.kwargs.get("norm_first", layer.args[7] if len(layer.args) > 7 else False) if isinstance(layer, ModuleObj) else None
+        return {"num_layers": layers if isinstance(layers, int) else None,
+                "norm_first": norm_first if isinstance(norm_first, bool) else None}  # fmt: skip
+    if module.cls == "Transformer":
+        encoder = module.arg(2, "num_encoder_layers", 6)
+        decoder = module.arg(3, "num_decoder_layers", 6)
+        norm_first = module.kwargs.get("norm_first", False)
+        return {"num_layers": max(v for v in (encoder, decoder) if isinstance(v, int)) if any(isinstance(v, int) for v in (encoder, decoder)) else None,
+                "num_encoder_layers": encoder if isinstance(encoder, int) else None,
+                "num_decoder_layers": decoder if isinstance(decoder, int) else None,
+                "norm_first": norm_first if isinstance(norm_first, bool) else None}  # fmt: skip
+    if module.cls in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
+        norm_first = module.kwargs.get("norm_first", False)
+        return {"num_layers": 1, "norm_first": norm_first if isinstance(norm_first, bool) else None}
+    return {}
+
+
+def flatten_values(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in flatten_values(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in flatten_values(item)]
+    return [value]
+
