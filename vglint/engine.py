@@ -116,8 +116,11 @@ def check_source(source: bytes, filename: str, rules: list[Rule], settings: Sett
         try:
             findings.extend(rule.check_file(ctx))
         except Exception as error:  # a rule bug must not lose the other rules' findings
+            if os.environ.get("VGLINT_DEBUG") == "1":
+                raise
             errors.append(f"{filename}: {rule.code}: {type(error).__name__}: {error}")
-    return _unsuppressed(_deduplicated(findings), module.code, filename, settings), errors
+    text = source.decode(module.encoding, errors="replace")  # not module.code: that re-generates the file
+    return _unsuppressed(_deduplicated(findings), text, filename, settings), errors
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:
@@ -160,6 +163,8 @@ def _check_path(args: tuple[str, str, Settings]) -> tuple[list[Finding], list[st
     try:
         findings, errors = check_source(source, filename, rules, settings)
     except Exception as error:  # last resort: report, never lose the other files
+        if os.environ.get("VGLINT_DEBUG") == "1":
+            raise
         return [], [], [f"{filename}: internal error: {type(error).__name__}: {error}"]
     return findings, [], errors
 

@@ -61,7 +61,13 @@ class Estimate:
 
 
 def weight_gain(layer: Layer) -> float:
-    """fan_out * Var(W): the backward variance factor of one weight layer."""
+    """fan_out * Var(W): the backward variance factor of one weight layer.
+
+    A zero init (a classifier head, the last layer of a residual branch) is left out: it holds
+    only until the first optimiser step, after which the learning rate sets the scale.
+    """
+    if layer.init_gain == 0:
+        return 1.0
     gain = DEFAULT_INIT_GAIN if layer.init_gain is None else layer.init_gain
     if layer.fan_in and layer.fan_out:
         gain *= layer.fan_out / layer.fan_in
@@ -83,13 +89,17 @@ class _Walk:
         self.product, self.pending, self.act_log, self.init_log = 1.0, 1.0, 0.0, 0.0
 
 
-def _walk(path: Path, walk: _Walk) -> _Walk:
+def _walk(path: Path, walk: _Walk, memo: dict) -> _Walk:
+    """`memo` holds each branch's walk, by branch identity: merges of merges share sub-paths."""
     for step in path:
         if isinstance(step, Merge):
             total, seen = 0.0, walk.seen_weight
             best = None
-            for branch in step.branches:
-                inner = _walk(branch, _Walk(seen_weight=walk.seen_weight))
+            for index, branch in enumerate(step.branches):
+                key = (id(step), index, walk.seen_weight)
+                if key not in memo:
+                    memo[key] = _walk(branch, _Walk(seen_weight=walk.seen_weight), memo)
+                inner = memo[key]
                 value = inner.product * inner.pending if inner.weights else inner.pending
                 total += value
                 seen = seen or inner.seen_weight
@@ -116,8 +126,8 @@ def _walk(path: Path, walk: _Walk) -> _Walk:
                 walk.pending = 1.0
                 continue
             gain = weight_gain(step) if step.kind is Kind.WEIGHT else 1.0
-            walk.act_log += math.log10(walk.pending)
-            walk.init_log += math.log10(gain)
+            walk.act_log += math.log10(max(walk.pending, 1e-300))
+            walk.init_log += math.log10(max(gain, 1e-300))
             walk.product *= walk.pending * gain
             walk.pending = 1.0
     return walk
@@ -125,7 +135,7 @@ def _walk(path: Path, walk: _Walk) -> _Walk:
 
 def estimated_attenuation(path: Path) -> Estimate:
     """Predicted gradient RMS ratio between the first and last weight layer of `path`."""
-    walk = _walk(path, _Walk(seen_weight=False))
+    walk = _walk(path, _Walk(seen_weight=False), {})
     return Estimate(
         attenuation=math.sqrt(walk.product),
         weight_layers=walk.weights,

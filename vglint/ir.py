@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Union
 
 from vglint.findings import Span
@@ -68,12 +69,22 @@ class Merge:
     branches: tuple[Path, ...]
     site: Any
 
+    @cached_property
+    def branch_weights(self) -> tuple[int, ...]:
+        """Weight layers on each branch, computed once: merges of merges share sub-paths (NASNet
+        cells, DenseNet), and recounting them would take exponential time."""
+        return tuple(count_weights(b) for b in self.branches)
+
+    @cached_property
+    def deepest_branch(self) -> Path:
+        return max(zip(self.branch_weights, self.branches), key=lambda wb: (wb[0], len(wb[1])), default=(0, ()))[1]
+
     @property
     def is_skip(self) -> bool:
         """A residual or dense connection: one branch is a shorter route for the gradient."""
         if self.kind not in ("add", "concat") or len(self.branches) < 2:
             return False
-        depths = [count_weights(b) for b in self.branches]
+        depths = self.branch_weights
         return min(depths) < max(depths) or any(len(b) == 0 for b in self.branches)
 
 
@@ -93,7 +104,7 @@ def count_weights(path: Path) -> int:
     total = 0
     for step in path:
         if isinstance(step, Merge):
-            total += max((count_weights(b) for b in step.branches), default=0)
+            total += max(step.branch_weights, default=0)
         elif step.kind in (Kind.WEIGHT, Kind.RECURRENT, Kind.BLOCK):
             total += 1
     return total
@@ -110,7 +121,7 @@ def deepest_path(path: Path) -> list[Layer | Marker]:
         if isinstance(step, Layer):
             flat.append(step)
             continue
-        deep = max(step.branches, key=lambda b: (count_weights(b), len(b)), default=())
+        deep = step.deepest_branch
         if step.is_skip:
             flat.append(Marker.SKIP_START)
             flat.extend(deepest_path(deep))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,8 @@ from vglint.source.names import (
     functional_op,
 )
 
-MAX_STEPS = 200_000
+MAX_STEPS = 100_000  # per model
+MAX_FILE_STEPS = 1_000_000  # per file: a file of 100 factory functions stops at this
 MAX_DEPTH = 40
 MAX_LOOP = 1_000
 
@@ -138,6 +140,15 @@ class Bound:
 
 
 @dataclass(eq=False)
+class Partial:
+    """`functools.partial(f, *args, **kwargs)`, as in `norm_layer = partial(nn.LayerNorm, eps=1e-6)`."""
+
+    func: Any
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+@dataclass(eq=False)
 class SuperRef:
     instance: Any
     cls: ClassInfo
@@ -199,6 +210,7 @@ class Interpreter:
         self.functions: dict[str, cst.FunctionDef] = {}
         self.globals: dict[str, Any] = {}
         self.steps = 0
+        self.file_steps = 0
         self.depth = 0
         self.approximate = False
         self._roots = itertools.count(1)
@@ -219,6 +231,9 @@ class Interpreter:
                                 target = small.targets[0].target
                                 if isinstance(target, cst.Name):
                                     assigns[target.value] = small.value
+                            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                                if isinstance(small.target, cst.Name):  # `expansion: int = 4`
+                                    assigns[small.target.value] = small.value
                 bases = [arg.value for arg in statement.bases if arg.keyword is None]
                 self.classes[statement.name.value] = ClassInfo(statement, statement.name.value, bases, methods, assigns)
             elif isinstance(statement, cst.FunctionDef):
@@ -300,21 +315,37 @@ class Interpreter:
         return UNKNOWN
 
     def run_module_level(self) -> dict[str, Any]:
-        """Evaluate module-level assignments in order: constants, configs and module-level models."""
+        """Evaluate module-level code in order: constants, configs, layer lists built in loops and
+        module-level models. Calls of the file's own functions as statements (`train(model)`) and
+        the `if __name__ == "__main__":` block are not run: that is training code, not model code."""
         for statement in self.module.body:
-            if not isinstance(statement, cst.SimpleStatementLine):
+            if isinstance(statement, cst.SimpleStatementLine):
+                runnable = [s for s in statement.body if self._model_building(s)]
+            elif isinstance(statement, cst.For) or (isinstance(statement, cst.If) and not _is_main_guard(statement)):
+                runnable = [statement]
+            else:
                 continue
-            for small in statement.body:
-                if isinstance(small, (cst.Assign, cst.AnnAssign)) and getattr(small, "value", None) is not None:
-                    try:
-                        self.reset_budget()
-                        self.exec_small(small, self.globals, None)
-                    except (OutOfBudget, RecursionError, _Return, _Break, _Continue):
-                        continue
+            for item in runnable:
+                try:
+                    self.reset_budget()
+                    if isinstance(item, cst.BaseSmallStatement):
+                        self.exec_small(item, self.globals, None)
+                    else:
+                        self.exec_statement(item, self.globals, None)
+                except (OutOfBudget, RecursionError, _Return, _Break, _Continue):
+                    continue
         return self.globals
 
+    @staticmethod
+    def _model_building(small: cst.CSTNode) -> bool:
+        if isinstance(small, (cst.Assign, cst.AugAssign)) or (isinstance(small, cst.AnnAssign) and small.value):
+            return True
+        # `layers.append(...)` and `model.add_module(...)`, not `train(model)`
+        return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+
     def reset_budget(self) -> None:
-        self.steps = 0
+        self.file_steps += self.steps
+        self.steps = 0 if self.file_steps < MAX_FILE_STEPS else MAX_STEPS
         self.depth = 0
 
     def tick(self) -> None:
@@ -340,8 +371,7 @@ class Interpreter:
         elif isinstance(statement, cst.If):
             test = self.eval(statement.test, env, cls)
             if test is UNKNOWN or isinstance(test, (Tensor, Bound)):
-                self.approximate = True
-                self.exec_block(statement.body, env, cls)
+                self.exec_block(statement.body, env, cls)  # unknown: the body is the usual case
             elif self.truth(test):
                 self.exec_block(statement.body, env, cls)
             elif statement.orelse is not None:
@@ -369,7 +399,7 @@ class Interpreter:
         self.exec_block(statement.body, env, cls)
 
     def truth(self, value: Any) -> bool:
-        if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef)):
+        if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef, Partial)):
             return True
         try:
             return bool(value)
@@ -451,6 +481,8 @@ class Interpreter:
                 items = [UNKNOWN] * len(elements)
                 if isinstance(value, Tensor):  # `a, b = x.chunk(2)`: both come from x
                     items = [value] * len(elements)
+                elif isinstance(value, list) and value and all(v is value[0] for v in value) and isinstance(value[0], Tensor):
+                    items = [value[0]] * len(elements)  # `q, k, v = qkv.unbind(0)`
             for element, item in zip(elements, items):
                 self.assign(element.value, item, env, cls)
         elif isinstance(target, cst.Attribute):
@@ -470,6 +502,8 @@ class Interpreter:
     def set_attr(self, owner: Any, name: str, value: Any) -> None:
         if isinstance(owner, Instance):
             owner.attrs[name] = value
+            if isinstance(value, (ModuleObj, Instance)) and self.container_base(owner.cls) == "Sequential":
+                owner.children.append(value)  # nn.Sequential runs its modules in registration order
         elif isinstance(owner, Param) and name == "requires_grad" and value is False:
             self.freeze(owner.owner)
         elif isinstance(owner, ModuleObj) and name in ("weight", "bias"):
@@ -500,7 +534,20 @@ class Interpreter:
             return UNKNOWN
 
     def eval_ConcatenatedString(self, node, env, cls):
-        return UNKNOWN
+        left, right = self.eval(node.left, env, cls), self.eval(node.right, env, cls)
+        return left + right if isinstance(left, str) and isinstance(right, str) else UNKNOWN
+
+    def eval_FormattedString(self, node, env, cls):
+        parts = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                parts.append(part.value)
+                continue
+            value = self.eval(part.expression, env, cls)
+            if not known(value) or part.format_spec or part.conversion:
+                return UNKNOWN
+            parts.append(str(value))
+        return "".join(parts)
 
     def eval_Name(self, node, env, cls):
         name = node.value
@@ -617,6 +664,10 @@ class Interpreter:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             return self.tensor_binary(op, left, right, node)
         function = _BINOPS.get(type(op))
+        if isinstance(op, cst.Multiply) and isinstance(left, (list, tuple)) and isinstance(right, int):
+            return left * right if len(left) * right <= 100_000 else UNKNOWN  # `[nn.Linear(..), nn.Tanh()] * 16`
+        if isinstance(op, cst.Add) and isinstance(left, (list, tuple)) and type(left) is type(right):
+            return left + right
         if function is None or not (known(left) and known(right)):
             return UNKNOWN
         try:
@@ -699,7 +750,6 @@ class Interpreter:
     def eval_IfExp(self, node, env, cls):
         test = self.eval(node.test, env, cls)
         if test is UNKNOWN or isinstance(test, Tensor):
-            self.approximate = True
             return self.eval(node.body, env, cls)
         return self.eval(node.body if self.truth(test) else node.orelse, env, cls)
 
@@ -799,6 +849,8 @@ class Interpreter:
             return self.apply(func, args, kwargs, node)
         if isinstance(func, Bound):
             return self.call_method(func.obj, func.name, args, kwargs, node)
+        if isinstance(func, Partial):
+            return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
         if isinstance(func, Param):
             return UNKNOWN
         return self.passthrough(args, kwargs)
@@ -928,6 +980,8 @@ class Interpreter:
                 if isinstance(args[0], str):
                     obj.named[args[0]] = args[1]
             return None
+        if name in ("items", "keys", "values") and isinstance(obj, ModuleObj) and obj.cls == "ModuleDict":
+            return list(getattr(obj.named, name)())
         if name in ("append", "extend", "insert") and isinstance(obj, ModuleObj):
             self.call_method(obj.children, name, args, kwargs, node)
             return obj
@@ -972,7 +1026,7 @@ class Interpreter:
         """Submodules in registration order (attributes, list items, container children)."""
         values: list[Any] = []
         if isinstance(obj, Instance):
-            values = [*obj.attrs.values(), *obj.children]
+            values = list(obj.children) if self.container_base(obj.cls) == "Sequential" else [*obj.attrs.values(), *obj.children]
         elif isinstance(obj, ModuleObj):
             values = list(obj.children) or [a for a in [*obj.args, *obj.kwargs.values()] if isinstance(a, (ModuleObj, Instance))]
         children: list[Any] = []
@@ -999,6 +1053,14 @@ class Interpreter:
             return self.make_module(short, args, kwargs, node)
         if name.startswith(("torch.", "F.")):
             return self.torch_function(short, args, kwargs, node)
+        if short[:1].isupper() and not name.startswith(("builtins.", "typing.", "collections.", "dataclasses.")):
+            return ModuleObj(short, node, list(args), dict(kwargs))  # an imported layer class we cannot see
+        if name in ("copy.deepcopy", "copy.copy") and args:
+            return clone(args[0])
+        if name == "functools.partial" and args:
+            return Partial(args[0], list(args[1:]), dict(kwargs))
+        if name == "typing.cast" and len(args) == 2:
+            return args[1]
         if name == "math.sqrt" and args and known(args[0]):
             try:
                 return math.sqrt(args[0])
@@ -1065,6 +1127,10 @@ class Interpreter:
     def isinstance_(self, value: Any, classes: Any) -> Any:
         options = classes if isinstance(classes, (list, tuple)) else [classes]
         for option in options:
+            if isinstance(option, QualRef) and option.name == "torch.Tensor":
+                if isinstance(value, Tensor):
+                    return True
+                continue
             if isinstance(option, QualRef) and option.name.startswith("torch.nn."):
                 short = option.name.rsplit(".", 1)[1]
                 if isinstance(value, ModuleObj) and value.cls == short:
@@ -1181,8 +1247,16 @@ class Interpreter:
 
     def apply(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
         """Call a module on its inputs: the symbolic forward pass."""
+        if isinstance(module, Instance) and is_norm_name(module.cls.name):
+            tensors = [a for a in args if isinstance(a, Tensor)]
+            if not tensors:
+                return UNKNOWN
+            layer = Layer(Kind.NORM, module.cls.name, self.site(module.node or node))
+            return Tensor(tensors[0].path + (layer,), tensors[0].root, tensors[0].tags - {"gate"})
         if isinstance(module, Instance):
             return self.run_forward(module, args, kwargs, node)
+        if not isinstance(module, ModuleObj):
+            return self.passthrough(args, kwargs)
         if module.cls == "Sequential":
             value: Any = args[0] if args else UNKNOWN
             for child in module.children:
@@ -1212,11 +1286,13 @@ class Interpreter:
             self.approximate = True
             return self.declared_order(instance, args)
         owner, forward = found
+        followed, self.approximate = self.approximate, False
         try:
             result = self.call_function(FuncRef(forward, instance, owner), args, kwargs)
         except (_Break, _Continue):
             result = UNKNOWN
-        if not any(isinstance(v, Tensor) for v in flatten_values(result)):
+        lost, self.approximate = self.approximate, followed or self.approximate
+        if lost or not any(isinstance(v, Tensor) for v in flatten_values(result)):
             self.approximate = True
             return self.declared_order(instance, args)
         return result
@@ -1248,7 +1324,7 @@ class Interpreter:
         fan_in, fan_out = fans(module)
         attrs: dict[str, Any] = {}
         if spec is None:
-            kind, op = Kind.OTHER, module.cls
+            kind, op = (Kind.NORM if is_norm_name(module.cls) else Kind.OTHER), module.cls
         else:
             kind, op = spec.kind, spec.op
         if kind is Kind.ACTIVATION and module.cls == "LeakyReLU":
@@ -1303,15 +1379,42 @@ def transformer_attrs(module: ModuleObj) -> dict[str, Any]:
     if module.cls == "Transformer":
         encoder = module.arg(2, "num_encoder_layers", 6)
         decoder = module.arg(3, "num_decoder_layers", 6)
-        norm_first = module.kwargs.get("norm_first", False)
+        norm_first = module.arg(11, "norm_first", False)
         return {"num_layers": max(v for v in (encoder, decoder) if isinstance(v, int)) if any(isinstance(v, int) for v in (encoder, decoder)) else None,
                 "num_encoder_layers": encoder if isinstance(encoder, int) else None,
                 "num_decoder_layers": decoder if isinstance(decoder, int) else None,
                 "norm_first": norm_first if isinstance(norm_first, bool) else None}  # fmt: skip
     if module.cls in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
-        norm_first = module.kwargs.get("norm_first", False)
+        norm_first = module.arg(7, "norm_first", False)
         return {"num_layers": 1, "norm_first": norm_first if isinstance(norm_first, bool) else None}
     return {}
+
+
+def is_norm_name(name: str) -> bool:
+    """`LlamaRMSNorm`, `LayerNorm2d`, `T5LayerNorm`: hand-written or imported normalisation classes."""
+    return bool(re.search(r"Norm(?!al)", name))
+
+
+def _is_main_guard(statement: cst.If) -> bool:
+    test = statement.test
+    return isinstance(test, cst.Comparison) and dotted_name(test.left) == "__name__"
+
+
+def clone(value: Any) -> Any:
+    """`copy.deepcopy` of a module: new layer objects with the same settings (Annotated Transformer's `clones`)."""
+    if isinstance(value, ModuleObj):
+        return ModuleObj(value.cls, value.node, list(value.args), dict(value.kwargs),
+                         children=[clone(c) for c in value.children],
+                         named={k: clone(v) for k, v in value.named.items()},
+                         init_gain=value.init_gain, init_name=value.init_name, frozen=value.frozen)  # fmt: skip
+    if isinstance(value, Instance):
+        copied = Instance(value.cls, value.node, frozen=value.frozen)
+        copied.attrs = {k: clone(v) for k, v in value.attrs.items()}
+        copied.children = [clone(c) for c in value.children]
+        return copied
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
 
 
 def flatten_values(value: Any) -> list[Any]:

@@ -1,0 +1,37 @@
+"""Every fixture under fixtures/ produces exactly the findings in its `.expected` sidecar.
+
+A sidecar holds one line per finding, `LINE:COL CODE SEVERITY MESSAGE`, sorted as vglint sorts
+them (an empty file means: no findings). Adding a case is adding two files, no test code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vglint.config import Settings
+from vglint.engine import check_source, make_rules
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CASES = sorted(FIXTURES.rglob("*.py"))
+
+
+def render(path: Path) -> list[str]:
+    settings = Settings()
+    findings, errors = check_source(path.read_bytes(), path.name, make_rules(settings), settings)
+    assert errors == []
+    findings.sort(key=lambda f: f.sort_key())
+    return [f"{f.span.line}:{f.span.column} {f.code} {f.severity} {f.message}" for f in findings]
+
+
+def test_there_are_fixtures():
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.relative_to(FIXTURES).as_posix() for p in CASES])
+def test_fixture(path: Path):
+    sidecar = path.with_suffix(".expected")
+    assert sidecar.exists(), f"{sidecar.name} is missing: every fixture records its expected findings"
+    expected = [line for line in sidecar.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert render(path) == expected
