@@ -6,15 +6,18 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, configuration or
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
 import sys
+import tokenize
 from pathlib import Path
 
 import click
 
 from vglint import __version__
-from vglint.config import ConfigError, Settings, find_config, load_config
+from vglint.config import ConfigError, RuleSelection, Settings, find_config, load_config
 from vglint.findings import Severity
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -47,7 +50,8 @@ def _split(values: tuple[str, ...], flag: str) -> list[str]:
 
 
 def _colour(output_file: str | None) -> bool:
-    return output_file is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    """Colour only on a terminal, and never when NO_COLOR is set to something (no-color.org)."""
+    return output_file is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _emit(text: str, output_file: str | None) -> None:
@@ -89,22 +93,24 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
     from vglint import engine, report
 
-    paths = list(paths) or ["."]
+    paths = list(paths) or ([engine.STDIN] if stdin_filename else ["."])
     missing = [p for p in paths if p != engine.STDIN and not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"path does not exist: {missing[0]}")
-    settings = _settings(paths, config_file, isolated)
-    if select:
-        settings.select = _split(select, "--select")
-    settings.extend_select += _split(extend_select, "--extend-select")
-    settings.ignore += _split(ignore, "--ignore")
+    settings = _settings(paths, config_file, isolated, stdin_filename)
+    flags = RuleSelection(
+        select=_split(select, "--select") if select else None,
+        extend_select=_split(extend_select, "--extend-select"),
+        ignore=_split(ignore, "--ignore"),
+    )
+    if flags:
+        settings.selection.append(flags)
     if exclude:
         settings.exclude = [p for value in exclude for p in value.split(",") if p]
     settings.extend_exclude += [p for value in extend_exclude for p in value.split(",") if p]
     if fail_on:
         settings.fail_on = Severity.parse(fail_on)
 
-    stdin_name = stdin_filename or "<stdin>"
     result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1,
                                 force_exclude=force_exclude, stdin_filename=stdin_filename)  # fmt: skip
     for warning in result.warnings:
@@ -119,20 +125,21 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     elif statistics:
         text = report.render_statistics(findings)
     else:
-        stdin_text = None
+        stdin_name = stdin_filename or "<stdin>"
 
+        @functools.cache  # read each file once, however many findings it has
         def source_lines(filename: str) -> list[str] | None:
-            if filename == stdin_name and engine.STDIN in paths:
-                return stdin_text
+            if filename == stdin_name and result.stdin_source is not None:
+                return result.stdin_source.splitlines()
             try:
-                return Path(filename).read_text(encoding="utf-8", errors="replace").splitlines()
+                return _decoded(Path(filename).read_bytes()).splitlines()
             except OSError:
                 return None
 
         render = report.render_full if output_format == "full" else None
         text = render(findings, source_lines, colour) if render else report.render_concise(findings, colour)
         if not quiet:
-            text += report.summary_line(findings, result.files_checked)
+            text += report.summary_line(findings, result.files_checked, len(result.internal_errors))
     _emit(text, output_file)
 
     if result.internal_errors:
@@ -142,14 +149,24 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     sys.exit(engine.exit_code(findings, settings.fail_on))
 
 
-def _settings(paths: list[str], config_file: str | None, isolated: bool) -> Settings:
+def _decoded(source: bytes) -> str:
+    """The file's text in its declared (PEP 263) encoding, for showing its lines; never fails."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding, errors="replace")
+    except (SyntaxError, LookupError):
+        return source.decode("utf-8", errors="replace")
+
+
+def _settings(paths: list[str], config_file: str | None, isolated: bool, stdin_filename: str | None = None) -> Settings:
+    """vglint's defaults, then `--config FILE` or the nearest `[tool.vglint]` above the first path."""
     settings = Settings()
     if isolated:
         return settings
     try:
         if config_file is not None:
             return load_config(Path(config_file), settings)
-        first = next((p for p in paths if p != "-"), ".")
+        first = next((p if p != "-" else stdin_filename for p in paths if p != "-" or stdin_filename), ".")
         found = find_config(Path(first))
         return load_config(found, settings) if found else settings
     except ConfigError as error:

@@ -20,12 +20,26 @@ class ConfigError(Exception):
 
 
 @dataclass
-class Settings:
-    """Everything one run needs to know; defaults are vglint's, then config, then flags."""
+class RuleSelection:
+    """One layer of rule selection: a configuration file's, or the command line's.
+
+    A layer with `select` replaces the rules of the layers before it; one without edits them.
+    """
 
     select: list[str] | None = None
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.select is not None or bool(self.extend_select) or bool(self.ignore)
+
+
+@dataclass
+class Settings:
+    """Everything one run needs to know; defaults are vglint's, then config, then flags."""
+
+    #: Rule selection layers, applied in order on top of the rules enabled by default.
+    selection: list[RuleSelection] = field(default_factory=list)
     exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     extend_exclude: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
@@ -56,10 +70,16 @@ def find_config(start: Path) -> Path | None:
         path = candidate / "pyproject.toml"
         if path.is_file():
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                text = path.read_text(encoding="utf-8")
+                data = tomllib.loads(text)
+            except (OSError, UnicodeDecodeError):
                 continue
-            if "vglint" in data.get("tool", {}):
+            except tomllib.TOMLDecodeError as error:
+                if "tool.vglint" in text:  # the user's configuration: never ignore it silently
+                    raise ConfigError(f"invalid TOML in {path}: {error}") from None
+                continue
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and "vglint" in tool:
                 return path
     return None
 
@@ -72,18 +92,22 @@ def load_config(path: Path, settings: Settings) -> Settings:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"invalid TOML in {path}: {error}") from None
-    table = data.get("tool", {}).get("vglint", {}) if path.name == "pyproject.toml" else data.get("tool", {}).get("vglint", data)
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"'tool' in {path} must be a table")
+    table = tool.get("vglint", {}) if path.name == "pyproject.toml" else tool.get("vglint", data)
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.vglint] in {path} must be a table")
     settings.config_file = path
+    layer = RuleSelection()
     for key, value in table.items():
         name = f"tool.vglint.{key}"
         if key == "select":
-            settings.select = _selectors(name, value)
+            layer.select = _selectors(name, value)
         elif key == "extend-select":
-            settings.extend_select = _selectors(name, value)
+            layer.extend_select = _selectors(name, value)
         elif key == "ignore":
-            settings.ignore = _selectors(name, value)
+            layer.ignore = _selectors(name, value)
         elif key == "exclude":
             settings.exclude = _list_of_str(name, value)
         elif key == "extend-exclude":
@@ -109,6 +133,8 @@ def load_config(path: Path, settings: Settings) -> Settings:
             settings.rule_options = parse_rule_options(value)
         else:
             raise ConfigError(f"unknown key '{name}' in {path}")
+    if layer:
+        settings.selection.append(layer)
     return settings
 
 

@@ -6,13 +6,20 @@ or parsed becomes a VG001 finding, so one bad file never loses the findings of t
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import io
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import threading
+import tokenize
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -24,6 +31,18 @@ from vglint.suppressions import parse_suppressions
 
 STDIN = "-"
 
+#: Deeply nested but valid code (a 2,000-term sum, a 1,500-branch elif) is analysed on a thread
+#: with a stack this large and a recursion limit this high, instead of overflowing the default ones.
+DEEP_STACK_BYTES = 512 * 1024 * 1024
+DEEP_RECURSION_LIMIT = 30_000
+
+#: CPython's own parser refuses these before libcst's native parser would overflow its stack.
+_TOO_DEEP = ("too many nested parentheses", "too many indentation levels", "too many statically nested blocks", "too complex")
+
+T = TypeVar("T")
+Task = tuple[str, str, Settings]
+Outcome = tuple[list[Finding], list[str], list[str]]
+
 
 @dataclass
 class Result:
@@ -31,16 +50,40 @@ class Result:
     files_checked: int = 0
     warnings: list[str] = field(default_factory=list)  # printed on stderr, never fatal
     internal_errors: list[str] = field(default_factory=list)  # make the run exit 2
+    stdin_source: str | None = None  # what `-` read, for the source lines of the full output
 
 
-def _excluded(path: Path, patterns: Iterable[str]) -> bool:
-    """True when the path's name or any parent's name, or the whole path, matches a pattern."""
+def _relative_to_cwd(path: Path) -> Path | None:
+    """The path relative to the working directory, without following symbolic links; None if outside it."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(Path.cwd())
+    except ValueError:
+        return None
+
+
+def _excluded(path: Path, patterns: Iterable[str], root: Path | None = None) -> bool:
+    """True when a pattern matches a folder or file name below `root`, or the path itself.
+
+    Only names below `root` (the folder being walked; for a file named on the command line, the
+    working directory) count, so checking `~/build/project/` does not exclude everything in it.
+    """
+    if root is not None:
+        try:
+            names = path.relative_to(root).parts
+        except ValueError:
+            names = path.parts
+    else:
+        relative = _relative_to_cwd(path)
+        names = relative.parts if relative is not None else (path.name,)
     text = path.as_posix()
     for pattern in patterns:
         pattern = pattern.rstrip("/")
-        if any(fnmatch.fnmatch(part, pattern) for part in path.parts) or fnmatch.fnmatch(text, pattern):
-            return True
-        if "/" in pattern and (fnmatch.fnmatch(text, f"*/{pattern}") or fnmatch.fnmatch(text, f"{pattern}/*")):
+        if not pattern:
+            continue
+        if "/" not in pattern:
+            if any(fnmatch.fnmatch(name, pattern) for name in names):
+                return True
+        elif fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(text, f"*/{pattern}") or fnmatch.fnmatch(text, f"{pattern}/*"):
             return True
     return False
 
@@ -49,35 +92,90 @@ def discover(paths: Iterable[str], settings: Settings, force_exclude: bool) -> t
     """Python files under `paths`, sorted, and a warning for each path that could not be walked."""
     patterns = [*settings.exclude, *settings.extend_exclude]
     found: list[Path] = []
-    warnings: list[str] = []
+    warnings_: list[str] = []
     for given in paths:
         path = Path(given)
+        if force_exclude and _excluded(path, patterns):
+            continue
         if path.is_dir():
-            for root, dirs, files in os.walk(path, onerror=lambda e: warnings.append(f"{e.filename}: {e.strerror}")):
-                dirs[:] = sorted(d for d in dirs if not _excluded(Path(root, d), patterns))
-                found.extend(Path(root, f) for f in sorted(files) if f.endswith(".py") and not _excluded(Path(root, f), patterns))
-        elif not (force_exclude and _excluded(path, patterns)):
+            for root, dirs, files in os.walk(path, onerror=lambda e: warnings_.append(f"{e.filename}: {e.strerror}")):
+                dirs[:] = sorted(d for d in dirs if not _excluded(Path(root, d), patterns, path))
+                found.extend(
+                    Path(root, f) for f in sorted(files) if f.endswith(".py") and not _excluded(Path(root, f), patterns, path)
+                )
+        else:
             found.append(path)  # named explicitly: checked whatever its extension (pre-commit passes files)
     unique = sorted(set(found), key=lambda p: p.as_posix())
-    return unique, warnings
+    return unique, warnings_
 
 
 def display_name(path: Path) -> str:
-    """The path relative to the working directory when it is inside it, else as given."""
-    try:
-        return path.resolve().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """The path relative to the working directory when it is inside it, else as given.
+
+    Symbolic links are not followed: a finding in `link.py` is reported as `link.py`.
+    """
+    relative = _relative_to_cwd(path)
+    return relative.as_posix() if relative is not None else path.as_posix()
 
 
 def make_rules(settings: Settings) -> list[Rule]:
-    codes = select_codes(settings.select, settings.extend_select, settings.ignore)
-    return [RULES_BY_CODE[code](settings.rule_options.get(code)) for code in codes]
+    return [RULES_BY_CODE[code](settings.rule_options.get(code)) for code in selected_codes(settings)]
 
 
-def _syntax_finding(rules: list[Rule], filename: str, span: Span, detail: str) -> list[Finding]:
+def selected_codes(settings: Settings) -> list[str]:
+    """Enabled codes, resolved layer by layer as ruff does (vglint's defaults, config, flags).
+
+    A layer with `select` starts afresh from it; a layer without one edits the previous layer's
+    rules. Within a layer the most specific selector wins and a tie goes to ignore.
+    """
+    enabled = {code for code, rule in RULES_BY_CODE.items() if rule.enabled_by_default}
+    for layer in settings.selection:
+        if layer.select is not None:
+            enabled = set(select_codes(layer.select, layer.extend_select, layer.ignore))
+            continue
+        kept = set(select_codes(["ALL"], [], layer.ignore))  # codes this layer does not ignore at all
+        added = set(select_codes([], layer.extend_select, layer.ignore))
+        enabled = (enabled & kept) | added
+    return [code for code in RULES_BY_CODE if code in enabled]
+
+
+def _unparsable(rules: list[Rule], filename: str, span: Span, detail: str) -> tuple[list[Finding], list[str]]:
+    """A VG001 finding, or a warning when VG001 is not selected: a file that was not checked is never silent."""
     rule = next((r for r in rules if r.code == "VG001"), None)
-    return [] if rule is None else [rule.finding(filename, span, detail=detail)]
+    if rule is None:
+        return [], [f"{filename}:{span.line}:{span.column}: not checked: {detail}"]
+    return [rule.finding(filename, span, detail=detail)], []
+
+
+def _decoding_problem(source: bytes) -> tuple[Span, str] | None:
+    """Where and why the bytes are not text in the file's declared (PEP 263) or default encoding."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    except SyntaxError as error:
+        if "unknown encoding" in str(error):
+            return Span.at(1), str(error).split(" for ")[0]
+        encoding = "utf-8"  # non-UTF-8 bytes in the first two lines: find them below
+    try:
+        source.decode(encoding)
+    except UnicodeDecodeError as error:
+        line_start = source.rfind(b"\n", 0, error.start) + 1
+        line = source[: error.start].count(b"\n") + 1
+        byte = source[error.start]
+        return Span.at(line, error.start - line_start + 1), (
+            f"byte 0x{byte:02x} is not valid {encoding} (save the file as UTF-8 or declare its encoding "
+            "with a PEP 263 coding cookie)"
+        )
+    except LookupError as error:
+        return Span.at(1), str(error)
+    return None
+
+
+def _span_of(error: SyntaxError) -> Span:
+    line = max(error.lineno or 1, 1)
+    column = max(error.offset or 1, 1)
+    end_line = error.end_lineno if error.end_lineno and error.end_lineno >= line else line
+    end_column = error.end_offset if error.end_offset and (end_line > line or error.end_offset >= column) else column
+    return Span(line, column, end_line, end_column)
 
 
 def parse(source: bytes, filename: str) -> tuple[cst.Module | None, tuple[Span, str] | None]:
@@ -85,15 +183,32 @@ def parse(source: bytes, filename: str) -> tuple[cst.Module | None, tuple[Span, 
     if b"\x00" in source:
         line = source[: source.index(b"\x00")].count(b"\n") + 1
         return None, (Span.at(line), "source contains a NUL byte")
+    problem = _decoding_problem(source)
+    if problem is not None:
+        return None, problem
+    # CPython's parser first: it is fast, gives the clearer syntax error, and refuses nesting that
+    # would overflow the stack of libcst's native parser (a crash no `except` can catch).
+    cpython_error: SyntaxError | None = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (RecursionError, MemoryError):
+        return None, (Span.at(1), "nesting too deep to parse")
+    except SyntaxError as error:
+        if any(reason in str(error.msg) for reason in _TOO_DEEP):
+            return None, (_span_of(error), f"nesting too deep to parse: {error.msg}")
+        cpython_error = error  # may be newer syntax than this Python knows: libcst decides
+    except ValueError as error:
+        return None, (Span.at(1), str(error))
     try:
         return cst.parse_module(source), None
     except cst.ParserSyntaxError as error:
+        if cpython_error is not None:
+            return None, (_span_of(cpython_error), cpython_error.msg)
         first = str(error).splitlines()[0].rstrip(":") or "invalid syntax"
         return None, (Span.at(max(error.raw_line, 1), error.raw_column + 1), first)
-    except UnicodeDecodeError as error:
-        line = source[: error.start].count(b"\n") + 1
-        return None, (Span.at(line), f"bytes not valid {error.encoding} (add a PEP 263 coding cookie or fix the encoding)")
-    except (LookupError, SyntaxError) as error:  # an unknown codec in the coding cookie
+    except (LookupError, SyntaxError, UnicodeDecodeError) as error:
         return None, (Span.at(1), str(error))
     except RecursionError:
         return None, (Span.at(1), "nesting too deep to parse")
@@ -103,24 +218,76 @@ def parse(source: bytes, filename: str) -> tuple[cst.Module | None, tuple[Span, 
 
 def check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> tuple[list[Finding], list[str]]:
     """Findings for one file's bytes, after suppressions; and internal errors, if any."""
+    findings, _warnings, errors = _check_source(source, filename, rules, settings)
+    return findings, errors
+
+
+def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> Outcome:
+    """Findings, warnings and internal errors for one file's bytes."""
+    try:
+        return _on_deep_stack(_check_parsed, source, filename, rules, settings)
+    except RecursionError:
+        findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
+        text = source.decode("utf-8", errors="replace")
+        return _unsuppressed(findings, text, filename, settings), warnings_, []
+
+
+def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> Outcome:
     module, failure = parse(source, filename)
     if module is None:
         assert failure is not None
-        findings = _syntax_finding(rules, filename, *failure)
+        findings, warnings_ = _unparsable(rules, filename, *failure)
         text = source.decode("utf-8", errors="replace")
-        return _unsuppressed(findings, text, filename, settings), []
+        return _unsuppressed(findings, text, filename, settings), warnings_, []
     ctx = analyse(module, filename)
     errors = [f"{filename}: front-end: {e}" for e in ctx.internal_errors]
     findings: list[Finding] = []
     for rule in rules:
         try:
             findings.extend(rule.check_file(ctx))
+        except RecursionError:
+            raise
         except Exception as error:  # a rule bug must not lose the other rules' findings
             if os.environ.get("VGLINT_DEBUG") == "1":
                 raise
             errors.append(f"{filename}: {rule.code}: {type(error).__name__}: {error}")
-    text = source.decode(module.encoding, errors="replace")  # not module.code: that re-generates the file
-    return _unsuppressed(_deduplicated(findings), text, filename, settings), errors
+    return _unsuppressed(_deduplicated(findings), module.code, filename, settings), [], errors
+
+
+_deep_stack_lock = threading.Lock()
+
+
+def _on_deep_stack(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` on a thread with a large stack and recursion limit (inline if no thread starts)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # re-raised on the calling thread
+            outcome["error"] = error
+
+    with _deep_stack_lock:
+        old_limit = sys.getrecursionlimit()
+        try:
+            old_size = threading.stack_size(DEEP_STACK_BYTES)
+        except (ValueError, RuntimeError):
+            return function(*args)
+        try:
+            thread = threading.Thread(target=target, name="vglint-check", daemon=True)
+            thread.start()
+        except RuntimeError:  # no memory for such a stack: the default one will do for most files
+            return function(*args)
+        finally:
+            threading.stack_size(old_size)
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+        try:
+            thread.join()
+        finally:
+            sys.setrecursionlimit(old_limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:
@@ -137,7 +304,7 @@ def _unsuppressed(findings: list[Finding], text: str, filename: str, settings: S
     if not findings:
         return findings
     suppressions = parse_suppressions(text)
-    ignored = [c for glob, codes in settings.per_file_ignores.items() for c in codes if _matches_file(filename, glob)]
+    ignored = [c for glob, codes in settings.per_file_ignores.items() for c in codes if _matches_file(filename, glob, settings)]
     return [
         f
         for f in findings
@@ -145,11 +312,18 @@ def _unsuppressed(findings: list[Finding], text: str, filename: str, settings: S
     ]
 
 
-def _matches_file(filename: str, glob: str) -> bool:
-    return fnmatch.fnmatch(filename, glob) or fnmatch.fnmatch(Path(filename).name, glob)
+def _matches_file(filename: str, glob: str, settings: Settings) -> bool:
+    """A per-file-ignores glob matches the path as shown, its name, or the path from the config's folder."""
+    candidates = [filename, Path(filename).name]
+    if settings.config_file is not None:
+        try:
+            candidates.append(Path(os.path.abspath(filename)).relative_to(settings.config_file.resolve().parent).as_posix())
+        except ValueError:
+            pass
+    return any(fnmatch.fnmatch(candidate, glob) for candidate in candidates)
 
 
-def _check_path(args: tuple[str, str, Settings]) -> tuple[list[Finding], list[str], list[str]]:
+def _check_path(args: Task) -> Outcome:
     """Worker: read and check one file. Returns findings, warnings and internal errors."""
     path, filename, settings = args
     rules = make_rules(settings)
@@ -159,14 +333,14 @@ def _check_path(args: tuple[str, str, Settings]) -> tuple[list[Finding], list[st
         reason = error.strerror or str(error)
         if not Path(path).exists() and Path(path).is_symlink():
             reason = "broken symbolic link"
-        return _syntax_finding(rules, filename, Span.at(1), f"cannot read file: {reason}"), [], []
+        findings, warnings_ = _unparsable(rules, filename, Span.at(1), f"cannot read file: {reason}")
+        return findings, warnings_, []
     try:
-        findings, errors = check_source(source, filename, rules, settings)
+        return _check_source(source, filename, rules, settings)
     except Exception as error:  # last resort: report, never lose the other files
         if os.environ.get("VGLINT_DEBUG") == "1":
             raise
         return [], [], [f"{filename}: internal error: {type(error).__name__}: {error}"]
-    return findings, [], errors
 
 
 def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_exclude: bool = False,
@@ -181,21 +355,43 @@ def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_ex
     result.files_checked = len(tasks)
     if STDIN in paths:
         name = stdin_filename or "<stdin>"
-        if not (force_exclude and stdin_filename and _excluded(Path(stdin_filename), [*settings.exclude, *settings.extend_exclude])):
-            findings, errors = check_source(sys.stdin.buffer.read(), name, make_rules(settings), settings)
+        patterns = [*settings.exclude, *settings.extend_exclude]
+        if not (force_exclude and stdin_filename and _excluded(Path(stdin_filename), patterns)):
+            source = sys.stdin.buffer.read()
+            result.stdin_source = source.decode("utf-8", errors="replace")
+            findings, warnings_, errors = _check_source(source, name, make_rules(settings), settings)
             result.findings.extend(findings)
+            result.warnings.extend(warnings_)
             result.internal_errors.extend(errors)
             result.files_checked += 1
     result.findings.sort(key=Finding.sort_key)
     return result
 
 
-def _run(tasks: list[tuple[str, str, Settings]], jobs: int) -> Iterator[tuple[list[Finding], list[str], list[str]]]:
+def _run(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
     if jobs <= 1 or len(tasks) < 4:
         yield from map(_check_path, tasks)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_check_path, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+    done: set[int] = set()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for index, outcome in enumerate(pool.map(_check_path, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))):
+                done.add(index)
+                yield outcome
+    except BrokenProcessPool:
+        # A worker died (a crash in native code): check the rest one by one, each in its own
+        # process, so only the file that kills its process is lost, and it is named.
+        for index, task in enumerate(tasks):
+            if index not in done:
+                yield _run_isolated(task)
+
+
+def _run_isolated(task: Task) -> Outcome:
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_check_path, task).result()
+    except BrokenProcessPool:
+        return [], [], [f"{task[1]}: internal error: the process checking this file crashed"]
 
 
 def exit_code(findings: list[Finding], fail_on: Severity) -> int:

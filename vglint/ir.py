@@ -191,7 +191,9 @@ def compress(items: list[Layer | Marker]) -> str:
 class ModelGraph:
     """One model: its name, where it is defined, its input-to-output path and every layer it declares.
 
-    `approximate` is set when `forward` could not be followed and the path is the declaration order.
+    `approximate` is set when `forward` could not be followed and the path is the declaration order;
+    `uncertain` when something that may have been a layer could not be resolved, so the absence
+    of a normalisation or a skip on the path proves nothing.
     """
 
     name: str
@@ -199,6 +201,7 @@ class ModelGraph:
     path: Path
     declared: list[Layer] = field(default_factory=list)
     approximate: bool = False
+    uncertain: bool = False
 
     @property
     def span(self) -> Span:

@@ -2,7 +2,9 @@
 
 On the reported line: `# noqa`, `# noqa: VG101, VG103`, `# vglint: ignore[VG101]`.
 Anywhere in the file: `# vglint: file-ignore[VG1]` (codes or prefixes) and `# vglint: skip-file`.
-Codes in a comment match by prefix, as selectors do: `# noqa: VG1` silences VG101-VG105.
+Codes in a comment match by prefix, as selectors do: `# noqa: VG1` silences VG101-VG105, and
+`ALL` in brackets matches every code. A `# noqa:` whose codes cannot be read is a blanket `# noqa`,
+as in flake8.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from vglint.findings import Finding
 
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(r"#\s*vglint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 _FILE_IGNORE = re.compile(r"#\s*vglint:\s*file-ignore\[(?P<codes>[^\]]*)\]", re.IGNORECASE)
 _SKIP_FILE = re.compile(r"#\s*vglint:\s*skip-file\b", re.IGNORECASE)
@@ -23,9 +25,11 @@ ALL = frozenset({""})  # the empty prefix matches every code
 
 
 def _codes(text: str | None) -> frozenset[str]:
-    if not text:
+    """The codes or prefixes in a comment; ALL (every code) when there are none or one is `ALL`."""
+    codes = frozenset(code.upper() for code in re.split(r"[\s,]+", (text or "").strip()) if code)
+    if not codes or "ALL" in codes:
         return ALL
-    return frozenset(code.upper() for code in re.split(r"[\s,]+", text.strip()) if code)
+    return codes
 
 
 @dataclass
@@ -63,7 +67,8 @@ def parse_suppressions(source: str) -> Suppressions:
         if _SKIP_FILE.search(comment):
             result.skip_file = True
         for match in _FILE_IGNORE.finditer(comment):
-            result.file_codes |= _codes(match.group("codes")) - ALL
+            if match.group("codes").strip():  # `file-ignore[]` names nothing, so ignores nothing
+                result.file_codes |= _codes(match.group("codes"))
         for pattern in (_NOQA, _IGNORE):
             for match in pattern.finditer(comment):
                 result.by_line.setdefault(line, set()).update(_codes(match.group("codes")))

@@ -58,7 +58,11 @@ def render_statistics(findings: list[Finding]) -> str:
     )
 
 
-def summary_line(findings: list[Finding], files: int) -> str:
+def summary_line(findings: list[Finding], files: int, errors: int = 0) -> str:
+    """The last line of the text formats; it never claims success when vglint itself failed."""
+    if errors:
+        total = len(findings)
+        return f"Found {total} finding{'s' * (total != 1)}, but vglint failed on some files ({errors} internal error{'s' * (errors != 1)} above).\n"
     if not findings:
         return f"All checks passed! ({files} file{'s' * (files != 1)} checked)\n"
     counts = Counter(f.severity for f in findings)

@@ -124,7 +124,8 @@ class GradientAttenuation(Rule):
     multiplies the gradient's variance by `fan_out * Var(W)` (1/3 for square layers under
     PyTorch's default init, 1 under Kaiming init for ReLU), each activation by `E[phi'(h)^2]`
     (1/16 for sigmoid, 1/2 for ReLU); a normalisation layer resets the scale and a residual
-    connection keeps an identity route. It reports a warning when the estimate falls below
+    connection keeps an identity route. It stays silent when some layer of the model could not be
+    resolved (an unknown factory may be a normalisation). It reports a warning when the estimate falls below
     `warn-below` and an error below `error-below`, naming the dominant cause.
 
     ## Why is this bad?
@@ -185,6 +186,8 @@ class GradientAttenuation(Rule):
     )
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        if graph.uncertain:  # an unresolved layer may be the normalisation that resets the scale
+            return
         estimate = estimated_attenuation(graph.path)
         if estimate.attenuation >= self.settings["warn-below"]:
             return
@@ -216,7 +219,8 @@ class MissingNormalization(Rule):
     ## What it does
     Finds a model whose deepest path has `min-layers` or more weight layers (Linear, Conv, ...)
     and no normalisation layer (BatchNorm, LayerNorm, GroupNorm, RMSNorm, ...). It needs the path
-    that `forward` really takes, so it stays silent when `forward` could not be followed. When the estimated
+    that `forward` really takes, so it stays silent when `forward` could not be followed or some
+    layer could not be resolved (`self.norm = make_norm(dim)` with an unknown `make_norm`). When the estimated
     attenuation of that path stays healthy (above 0.1, thanks to Kaiming-style init), the finding
     is only `info`: the init compensates for now, but nothing holds the scale during training.
 
@@ -261,7 +265,7 @@ class MissingNormalization(Rule):
     )
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        if graph.approximate:  # an absence needs the real path: norms may come from unresolved factories
+        if graph.approximate or graph.uncertain:  # an absence needs the real, fully resolved path
             return
         deepest = graph.deepest
         weights = weight_layers(deepest)
@@ -286,7 +290,8 @@ class MissingSkipConnection(Rule):
     ## What it does
     Finds a model whose deepest path has `min-layers` or more weight layers and no residual
     (`x + f(x)`) or dense (`torch.cat([x, f(x)])`) connection anywhere along it. Skips exist only
-    in `forward`, so it stays silent when `forward` could not be followed.
+    in `forward`, so it stays silent when `forward` could not be followed or some layer could not be
+    resolved.
 
     ## Why is this bad?
     A skip connection gives the gradient an identity route around each block, so its size no
@@ -338,7 +343,7 @@ class MissingSkipConnection(Rule):
     )
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        if graph.approximate:  # skips exist only in forward: declaration order never shows one
+        if graph.approximate or graph.uncertain:  # skips exist only in forward, on the real, resolved path
             return
         deepest = graph.deepest
         weights = weight_layers(deepest)

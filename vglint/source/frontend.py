@@ -85,7 +85,8 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any, approxim
     declared = [interp.lower(m) for m in interp.leaves(value)]
     if isinstance(value, ModuleObj) and value.cls not in CONTAINERS:
         declared = [interp.lower(value)]
-    return ModelGraph(name=name, site=site, path=path, declared=declared, approximate=interp.approximate)
+    return ModelGraph(name=name, site=site, path=path, declared=declared, approximate=interp.approximate,
+                      uncertain=interp.uncertain)  # fmt: skip
 
 
 def build_models(module: cst.Module, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
@@ -126,6 +127,7 @@ def build_models(module: cst.Module, locator: Locator) -> tuple[list[ModelGraph]
             if _is_model_value(value):
                 if isinstance(value, Instance):
                     built_classes.add(value.cls.name)
+                interp.uncertain = False
                 guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v, False))
 
     for name, info in interp.classes.items():
@@ -134,7 +136,7 @@ def build_models(module: cst.Module, locator: Locator) -> tuple[list[ModelGraph]
 
         def make(info=info):
             interp.reset_budget()
-            interp.approximate = False
+            interp.approximate = interp.uncertain = False
             instance = interp.instantiate(info, [], {}, info.node)
             return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance, interp.approximate)
 
@@ -147,7 +149,7 @@ def build_models(module: cst.Module, locator: Locator) -> tuple[list[ModelGraph]
 
         def make_from_factory(function=function):
             interp.reset_budget()
-            interp.approximate = False
+            interp.approximate = interp.uncertain = False
             value = interp.call_function(FuncRef(function), [], {})
             if not _is_model_value(value):
                 return None

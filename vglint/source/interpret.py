@@ -213,6 +213,9 @@ class Interpreter:
         self.file_steps = 0
         self.depth = 0
         self.approximate = False
+        # Set when something that may be a layer could not be resolved (`self.norm = make_norm(d)`
+        # with an unknown `make_norm`): rules that claim an absence stay silent on such a model.
+        self.uncertain = False
         self._roots = itertools.count(1)
         self._collect()
 
@@ -370,9 +373,11 @@ class Interpreter:
                 self.exec_small(small, env, cls)
         elif isinstance(statement, cst.If):
             test = self.eval(statement.test, env, cls)
-            if test is UNKNOWN or isinstance(test, (Tensor, Bound)):
-                self.exec_block(statement.body, env, cls)  # unknown: the body is the usual case
-            elif self.truth(test):
+            unknown = test is UNKNOWN or isinstance(test, (Tensor, Bound))
+            self.uncertain |= unknown
+            # An unknown test takes the else branch: `if weights is not None:` (pretrained loading),
+            # `if self.use_checkpoint:` and `if self.training:` guard the unusual case.
+            if not unknown and self.truth(test):
                 self.exec_block(statement.body, env, cls)
             elif statement.orelse is not None:
                 orelse = statement.orelse
@@ -446,6 +451,9 @@ class Interpreter:
         self.tick()
         if isinstance(small, cst.Assign):
             value = self.eval(small.value, env, cls)
+            if value is UNKNOWN and isinstance(small.value, cst.Call):
+                if any(isinstance(t.target, cst.Attribute) and dotted_name(t.target.value) == "self" for t in small.targets):
+                    self.uncertain = True
             for target in small.targets:
                 self.assign(target.target, value, env, cls)
         elif isinstance(small, cst.AnnAssign):
@@ -567,6 +575,8 @@ class Interpreter:
         if isinstance(base, Instance):
             if name in base.attrs:
                 return base.attrs[name]
+            if name == "training":
+                return True  # vglint judges the gradient of the training forward pass
             found = self.find_method(base.cls, name)
             if found is not None:
                 owner, method = found
@@ -750,7 +760,8 @@ class Interpreter:
     def eval_IfExp(self, node, env, cls):
         test = self.eval(node.test, env, cls)
         if test is UNKNOWN or isinstance(test, Tensor):
-            return self.eval(node.body, env, cls)
+            self.uncertain = True
+            return self.eval(node.orelse, env, cls)
         return self.eval(node.body if self.truth(test) else node.orelse, env, cls)
 
     def eval_elements(self, elements, env, cls) -> list[Any]:
@@ -853,6 +864,8 @@ class Interpreter:
             return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
         if isinstance(func, Param):
             return UNKNOWN
+        if func is UNKNOWN and any(isinstance(a, Tensor) for a in [*args, *kwargs.values()]):
+            self.uncertain = True  # an unresolved callable applied to a tensor may be any layer
         return self.passthrough(args, kwargs)
 
     def passthrough(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -972,6 +985,8 @@ class Interpreter:
 
     def module_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         if name in ("add_module", "register_module") and len(args) == 2:
+            if args[1] is UNKNOWN:
+                self.uncertain = True
             if isinstance(obj, Instance):
                 key = args[0] if isinstance(args[0], str) else f"_{len(obj.attrs)}"
                 obj.attrs[key] = args[1]
@@ -982,6 +997,9 @@ class Interpreter:
             return None
         if name in ("items", "keys", "values") and isinstance(obj, ModuleObj) and obj.cls == "ModuleDict":
             return list(getattr(obj.named, name)())
+        if name in ("items", "keys", "values") and isinstance(obj, Instance) and self.container_base(obj.cls) == "ModuleDict":
+            modules = {k: v for k, v in obj.attrs.items() if isinstance(v, (ModuleObj, Instance))}
+            return list(getattr(modules, name)())
         if name in ("append", "extend", "insert") and isinstance(obj, ModuleObj):
             self.call_method(obj.children, name, args, kwargs, node)
             return obj
@@ -1130,7 +1148,9 @@ class Interpreter:
             if isinstance(option, QualRef) and option.name == "torch.Tensor":
                 if isinstance(value, Tensor):
                     return True
-                continue
+                if isinstance(value, (list, tuple, dict, int, float, str, ModuleObj, Instance)):
+                    continue
+                return UNKNOWN
             if isinstance(option, QualRef) and option.name.startswith("torch.nn."):
                 short = option.name.rsplit(".", 1)[1]
                 if isinstance(value, ModuleObj) and value.cls == short:
@@ -1144,10 +1164,12 @@ class Interpreter:
                     return True
             else:
                 return UNKNOWN
-        return False if isinstance(value, (ModuleObj, Instance)) else UNKNOWN
+        return False if isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str)) else UNKNOWN
 
     def make_module(self, cls: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> ModuleObj:
         module = ModuleObj(cls, node, list(args), dict(kwargs))
+        if cls in CONTAINERS and any(a is UNKNOWN for a in flatten_values([args, kwargs])):
+            self.uncertain = True
         if cls in ("Sequential", "ModuleList"):
             if len(args) == 1 and isinstance(args[0], dict):  # Sequential(OrderedDict(...))
                 module.named = dict(args[0])
