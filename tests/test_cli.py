@@ -11,7 +11,9 @@ import textwrap
 import pytest
 from conftest import MLP_CODES, CLEAN_SOURCE, VG105_SOURCE, assert_one_line_error, codes, findings, run_vglint
 
-ALL_CODES = {"VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105"}
+from vglint.rules import ALL_RULES
+
+ALL_CODES = {rule.code for rule in ALL_RULES}  # the registry is the one place that lists rules
 
 
 # --- the default command ---------------------------------------------------------------------------
@@ -345,6 +347,7 @@ def test_rules_lists_every_rule(cli):
     assert result.exit_code == 0
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()}
     assert set(rows) == ALL_CODES
+    assert {"VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105"} <= ALL_CODES
     assert rows["VG105"][1:4] == ["deep-post-norm-transformer", "warning", "on"]
     assert rows["VG001"][1:4] == ["syntax-error", "error", "on"]
 

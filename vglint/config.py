@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,7 @@ def _selectors(key: str, value: Any) -> list[str]:
 
 def find_config(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.vglint] table, at or above `start`."""
-    start = start.resolve()
+    start = Path(os.path.abspath(start))  # not resolved: a symlinked file belongs to the project it is in
     directory = start if start.is_dir() else start.parent
     for candidate in (directory, *directory.parents):
         path = candidate / "pyproject.toml"

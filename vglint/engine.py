@@ -75,16 +75,22 @@ def _excluded(path: Path, patterns: Iterable[str], root: Path | None = None) -> 
     else:
         relative = _relative_to_cwd(path)
         names = relative.parts if relative is not None else (path.name,)
-    text = path.as_posix()
+    texts: set[str] | None = None
     for pattern in patterns:
-        pattern = pattern.rstrip("/")
+        pattern = pattern.rstrip("/").removeprefix("./")
         if not pattern:
             continue
         if "/" not in pattern:
             if any(fnmatch.fnmatch(name, pattern) for name in names):
                 return True
-        elif fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(text, f"*/{pattern}") or fnmatch.fnmatch(text, f"{pattern}/*"):
-            return True
+            continue
+        if texts is None:  # the path as given, from the working directory, and absolute
+            relative = _relative_to_cwd(path)
+            texts = {path.as_posix(), Path(os.path.abspath(path)).as_posix()}
+            texts |= {relative.as_posix()} if relative is not None else set()
+        for text in texts:
+            if any(fnmatch.fnmatch(text, form) for form in (pattern, f"*/{pattern}", f"{pattern}/*")):
+                return True
     return False
 
 
@@ -239,7 +245,7 @@ def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Set
         findings, warnings_ = _unparsable(rules, filename, *failure)
         text = source.decode("utf-8", errors="replace")
         return _unsuppressed(findings, text, filename, settings), warnings_, []
-    ctx = analyse(module, filename)
+    ctx = analyse(module, filename, settings.sequence_length)
     errors = [f"{filename}: front-end: {e}" for e in ctx.internal_errors]
     findings: list[Finding] = []
     for rule in rules:

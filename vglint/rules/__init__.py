@@ -12,7 +12,10 @@ from vglint.rules.architecture import (
     SaturatingChain,
 )
 from vglint.rules.base import Option, Rule
+from vglint.rules.gradient_cuts import GradientCutInForward, NoGradInForward
+from vglint.rules.losses import SigmoidWithBCELoss, SoftmaxBeforeCrossEntropy
 from vglint.rules.meta import ModelBuildFailed, SyntaxError_
+from vglint.rules.recurrent import PlainRNNLongSequence, RNNWithoutGradientClipping
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SyntaxError_,
@@ -22,6 +25,12 @@ ALL_RULES: tuple[type[Rule], ...] = (
     MissingNormalization,
     MissingSkipConnection,
     DeepPostNormTransformer,
+    PlainRNNLongSequence,
+    RNNWithoutGradientClipping,
+    SigmoidWithBCELoss,
+    SoftmaxBeforeCrossEntropy,
+    GradientCutInForward,
+    NoGradInForward,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

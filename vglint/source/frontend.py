@@ -22,6 +22,8 @@ from vglint.source.interpret import (
     flatten_values,
 )
 from vglint.source.names import CONTAINERS, NN_LAYERS, import_table
+from vglint.source.training import TrainingCode, scan_training_code
+from vglint.source.interpret import TrainingFacts, _Return, _is_main_guard
 from vglint.ir import Kind
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
@@ -53,6 +55,9 @@ class FileContext:
     models: list[ModelGraph] = field(default_factory=list)
     locator: Locator | None = None
     internal_errors: list[str] = field(default_factory=list)
+    training: TrainingCode = field(default_factory=TrainingCode)
+    facts: TrainingFacts = field(default_factory=TrainingFacts)
+    sequence_length: int | None = None  # `sequence-length` in [tool.vglint]
 
 
 def _is_model_value(value: Any) -> bool:
@@ -89,9 +94,9 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any, approxim
                       uncertain=interp.uncertain)  # fmt: skip
 
 
-def build_models(module: cst.Module, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
+def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
     """Every model of the file: module-level models, model classes, and model-returning functions."""
-    interp = Interpreter(module, import_table(module), locator)
+    module = interp.module
     errors: list[str] = []
     graphs: list[ModelGraph] = []
 
@@ -170,7 +175,52 @@ def _returns_value(function: cst.FunctionDef) -> bool:
     )
 
 
-def analyse(module: cst.Module, filename: str) -> FileContext:
+def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
+    """Interpret the file's training code for the facts the loss and recurrent rules need: the
+    `__main__` block, every top-level function (its unknown parameters stay unknown), and the
+    `training_step` of Lightning modules. Loops run once, on symbolic batches."""
+    interp.backward_functions = training.backward_functions
+    interp.training_code = True
+    errors: list[str] = []
+    entries: list[tuple[str, Any]] = []
+    for statement in interp.module.body:
+        if isinstance(statement, cst.If) and _is_main_guard(statement):
+            entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
+    for name, function in interp.functions.items():
+        params = [*function.params.posonly_params, *function.params.params]
+        entries.append((name, lambda f=function, n=len(params): interp.call_function(FuncRef(f), [interp.fresh_batch() for _ in range(n)], {})))
+    for name, info in interp.classes.items():
+        if "training_step" in info.methods and interp.is_module_class(info):
+            def step(info=info):
+                instance = interp.instantiate(info, [], {}, info.node)
+                method = info.methods["training_step"]
+                interp.backward_functions = interp.backward_functions | {method}
+                batch = (interp.fresh_batch(), interp.fresh_batch())
+                interp.call_function(FuncRef(method, instance, info), [batch, 0], {})
+            entries.append((f"{name}.training_step", step))
+    for label, run in entries:
+        interp.reset_budget()
+        interp.training_code = True
+        try:
+            run()
+        except (OutOfBudget, RecursionError, _Return):
+            continue
+        except Exception as error:  # the front-end must never crash on user code
+            if DEBUG:
+                raise
+            errors.append(f"training code {label}: {type(error).__name__}: {error}")
+    interp.training_code = False
+    return errors
+
+
+def analyse(module: cst.Module, filename: str, sequence_length: int | None = None) -> FileContext:
     locator = Locator(module)
-    models, errors = build_models(module, locator)
-    return FileContext(filename=filename, module=module, models=models, locator=locator, internal_errors=errors)
+    imports = import_table(module)
+    interp = Interpreter(module, imports, locator)
+    models, errors = build_models(interp, locator)
+    training = scan_training_code(module, imports)
+    errors += run_training_code(interp, training)
+    seen: set[int] = set()
+    interp.facts.loss_uses = [u for u in interp.facts.loss_uses if id(u.node) not in seen and not seen.add(id(u.node))]
+    return FileContext(filename=filename, module=module, models=models, locator=locator, internal_errors=errors,
+                       training=training, facts=interp.facts, sequence_length=sequence_length)  # fmt: skip

@@ -103,6 +103,7 @@ class ModuleObj:
     init_gain: float | None = None
     init_name: str | None = None
     frozen: bool = False
+    name: str | None = None  # attribute path in the model, e.g. "encoder.0"
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
@@ -120,6 +121,7 @@ class Instance:
     attrs: dict[str, Any] = field(default_factory=dict)
     children: list[Any] = field(default_factory=list)  # for subclasses of Sequential/ModuleList
     frozen: bool = False
+    name: str | None = None
 
 
 @dataclass(eq=False)
@@ -129,6 +131,30 @@ class Tensor:
     path: Path
     root: int
     tags: frozenset[str] = frozenset()
+    shape: tuple[Any, ...] | None = None  # known for tensors the code builds: torch.randn(32, 1000, 8)
+    made_by: cst.CSTNode | None = None  # the call that built it, for messages
+
+
+#: Tags that say what the last operation on a tensor was, for the loss rules.
+_LAST_OP_TAGS = frozenset({"gate", "sigmoid", "softmax", "log_softmax"})
+
+
+@dataclass
+class LossUse:
+    """A loss called on probabilities (`BCELoss` on a sigmoid, `CrossEntropyLoss` on a softmax)."""
+
+    produced_by: str  # "sigmoid" or "softmax"
+    loss: str  # "nn.BCELoss", "F.cross_entropy", ...
+    node: cst.CSTNode  # the loss call
+
+
+@dataclass
+class TrainingFacts:
+    """What interpreting the file's training code found (read by the recurrent and loss rules)."""
+
+    loss_uses: list[LossUse] = field(default_factory=list)
+    # model class name (or RNN module node) -> (shape, node of the tensor-building call)
+    fed_shapes: dict[Any, list[tuple[tuple[Any, ...], cst.CSTNode]]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -188,6 +214,12 @@ _MODULE_BASES = {"torch.nn.Module", "torch.nn.Sequential", "torch.nn.ModuleList"
                  "pytorch_lightning.LightningModule", "lightning.LightningModule",
                  "lightning.pytorch.LightningModule"}  # fmt: skip
 _KNOWN = (int, float, str, bool, type(None))
+_BCE_LOSSES = {"nn.BCELoss", "F.binary_cross_entropy"}
+_CE_LOSSES = {"nn.CrossEntropyLoss", "F.cross_entropy"}
+LOSS_MODULES = {"BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
+                "SmoothL1Loss", "KLDivLoss", "HuberLoss"}  # fmt: skip
+LOSS_FUNCTIONS = {"binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+                  "mse_loss", "l1_loss", "smooth_l1_loss", "kl_div", "huber_loss"}  # fmt: skip
 
 
 def known(value: Any) -> bool:
@@ -216,6 +248,11 @@ class Interpreter:
         # Set when something that may be a layer could not be resolved (`self.norm = make_norm(d)`
         # with an unknown `make_norm`): rules that claim an absence stay silent on such a model.
         self.uncertain = False
+        self.facts = TrainingFacts()
+        self.training_code = False  # interpreting training code: unknown loops run once, losses are recorded
+        self.no_grad = False  # inside `with torch.no_grad()`
+        self.call_stack: list[cst.FunctionDef] = []
+        self.backward_functions: set[cst.FunctionDef] = set()
         self._roots = itertools.count(1)
         self._collect()
 
@@ -401,7 +438,52 @@ class Interpreter:
             self.approximate = True
 
     def exec_with(self, statement: cst.With, env: dict[str, Any], cls: ClassInfo | None) -> None:
-        self.exec_block(statement.body, env, cls)
+        """`with torch.no_grad():` cuts every tensor made inside it from the gradient."""
+        context = next((item.item for item in statement.items if self.disables_grad(item.item, env, cls)), None)
+        if context is None:
+            for item in statement.items:
+                value = self.eval(item.item, env, cls)
+                if item.asname is not None:
+                    self.assign(item.asname.name, value, env, cls)
+            self.exec_block(statement.body, env, cls)
+            return
+        name = self.qualified(context.func) or "torch.no_grad"
+        op = "torch.set_grad_enabled(False)" if name.endswith("set_grad_enabled") else f"torch.{name.rsplit('.', 1)[-1]}()"
+        before = {key: id(value) for key, value in env.items()}
+        outer, self.no_grad = self.no_grad, True
+        try:
+            self.exec_block(statement.body, env, cls)
+        except _Return as done:
+            raise _Return(self.cut_all(done.value, op, context)) from None
+        finally:
+            self.no_grad = outer
+        for key, value in list(env.items()):
+            if before.get(key) != id(value):
+                env[key] = self.cut_all(value, op, context)
+
+    def disables_grad(self, expr: cst.BaseExpression, env, cls) -> bool:
+        if not isinstance(expr, cst.Call):
+            return False
+        name = self.qualified(expr.func)
+        if name in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"):
+            return True
+        if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and expr.args:
+            return self.eval(expr.args[0].value, env, cls) is False
+        return False
+
+    def cut_all(self, value: Any, op: str, node: cst.CSTNode) -> Any:
+        """`value` with a gradient cut appended to each tensor in it."""
+        if isinstance(value, Tensor):
+            return self.extend(value, Layer(Kind.CUT, op, self.site(node)))
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.cut_all(v, op, node) for v in value)
+        return value
+
+    def fresh_batch(self, target: cst.BaseExpression | None = None) -> Any:
+        """A symbolic batch shaped like the loop target: `for x, y in loader` gets two tensors."""
+        if isinstance(target, (cst.Tuple, cst.List)):
+            return tuple(self.fresh_batch(e.value) for e in target.elements)
+        return Tensor((), next(self._roots))
 
     def truth(self, value: Any) -> bool:
         if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef, Partial)):
@@ -413,6 +495,8 @@ class Interpreter:
 
     def exec_for(self, statement: cst.For, env: dict[str, Any], cls: ClassInfo | None) -> None:
         iterable = self.iterate(self.eval(statement.iter, env, cls))
+        if self.training_code:  # `for x, y in loader:` once, with symbolic batches; epochs once
+            iterable = iterable[:1] if iterable else [self.fresh_batch(statement.target)]
         if iterable is None:
             self.approximate = True
             return
@@ -510,12 +594,30 @@ class Interpreter:
     def set_attr(self, owner: Any, name: str, value: Any) -> None:
         if isinstance(owner, Instance):
             owner.attrs[name] = value
+            self.name_tree(value, name if owner.name is None else f"{owner.name}.{name}")
             if isinstance(value, (ModuleObj, Instance)) and self.container_base(owner.cls) == "Sequential":
                 owner.children.append(value)  # nn.Sequential runs its modules in registration order
         elif isinstance(owner, Param) and name == "requires_grad" and value is False:
             self.freeze(owner.owner)
         elif isinstance(owner, ModuleObj) and name in ("weight", "bias"):
             pass
+
+    def name_tree(self, value: Any, name: str) -> None:
+        """Give a module and its children their attribute paths (`encoder`, `encoder.0`, `backbone.conv`)."""
+        if isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                self.name_tree(item, f"{name}.{index}")
+            return
+        if not isinstance(value, (ModuleObj, Instance)) or self.depth > MAX_DEPTH:
+            return
+        value.name = name
+        if isinstance(value, ModuleObj):
+            keys = {id(v): k for k, v in value.named.items()}
+            for index, child in enumerate(value.children):
+                self.name_tree(child, f"{name}.{keys.get(id(child), index)}")
+        else:
+            for key, child in value.attrs.items():
+                self.name_tree(child, f"{name}.{key}")
 
     def freeze(self, owner: Any) -> None:
         if isinstance(owner, (ModuleObj, Instance)):
@@ -567,6 +669,8 @@ class Interpreter:
 
     def eval_Attribute(self, node, env, cls):
         base = self.eval(node.value, env, cls)
+        if isinstance(base, Tensor) and node.attr.value == "data":
+            return self.extend(base, Layer(Kind.CUT, ".data", self.site(node)))
         return self.attribute(base, node.attr.value)
 
     def attribute(self, base: Any, name: str) -> Any:
@@ -701,7 +805,7 @@ class Interpreter:
         return self.merge("other", [left, right], node)
 
     def gated(self, main: Tensor, node: cst.CSTNode) -> Tensor:
-        return Tensor(main.path + (Layer(Kind.OTHER, "gate", self.site(node)),), main.root, main.tags - {"gate"})
+        return self.extend(main, Layer(Kind.OTHER, "gate", self.site(node)))
 
     def merge(self, kind: str, tensors: list[Tensor], node: cst.CSTNode) -> Tensor:
         """Where branches of one value meet: the common prefix, then a Merge of the branches."""
@@ -879,6 +983,7 @@ class Interpreter:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise OutOfBudget
+        self.call_stack.append(func.node)
         try:
             env = self.bind(func.node, args, kwargs, func.bound)
             try:
@@ -888,6 +993,7 @@ class Interpreter:
             return None
         finally:
             self.depth -= 1
+            self.call_stack.pop()
 
     def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any) -> dict[str, Any]:
         params = node.params
@@ -924,6 +1030,13 @@ class Interpreter:
     def instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
         if not self.is_module_class(info):
             return UNKNOWN
+        outer, self.training_code = self.training_code, False
+        try:
+            return self._instantiate(info, args, kwargs, node)
+        finally:
+            self.training_code = outer
+
+    def _instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
         instance = Instance(info, node)
         found = self.find_method(info, "__init__")
         if found is not None:
@@ -1198,9 +1311,26 @@ class Interpreter:
         op = functional_op(short)
         if op is not None and tensors:
             return self.apply_op(tensors[0], op[0], op[1], node)
-        if short in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled"):
-            return UNKNOWN
+        if short in ("tensor", "as_tensor") and tensors:
+            return self.extend(tensors[0], Layer(Kind.CUT, f"torch.{short}()", self.site(node)))
+        if short in ("randn", "rand", "zeros", "ones", "empty", "randint", "full") and not tensors:
+            dims = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+            if short in ("randint", "full") and len(args) >= 2:
+                dims = args[-1] if isinstance(args[-1], (list, tuple)) else args[2:] if short == "randint" else args[0]
+            shape = tuple(d if isinstance(d, int) else None for d in (dims if isinstance(dims, (list, tuple)) else []))
+            return Tensor((), next(self._roots), shape=shape or None, made_by=node)
+        if short in LOSS_FUNCTIONS and tensors:
+            self.record_loss(f"F.{short}", tensors[0], node)
+            return Tensor((), next(self._roots))
         return self.passthrough(args, kwargs)
+
+    def record_loss(self, loss: str, value: Tensor, node: cst.CSTNode) -> None:
+        """A loss called on probabilities, in training code that is not under no_grad."""
+        if self.no_grad or not any(f in self.backward_functions for f in self.call_stack):
+            return
+        for tag, losses in (("sigmoid", _BCE_LOSSES), ("softmax", _CE_LOSSES)):
+            if tag in value.tags and loss in losses:
+                self.facts.loss_uses.append(LossUse(tag, loss, node))
 
     def tensor_method(self, tensor: Tensor, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         op = functional_op(name)
@@ -1209,7 +1339,9 @@ class Interpreter:
         if name in ("chunk", "split", "unbind"):
             count = args[0] if args and isinstance(args[0], int) and name == "chunk" else 2
             return [tensor] * max(1, min(count, 16))
-        if name in ("size", "dim", "numel", "item", "tolist", "numpy"):
+        if name in ("detach", "detach_", "item", "tolist", "numpy"):
+            return self.extend(tensor, Layer(Kind.CUT, f"{name}()", self.site(node)))
+        if name in ("size", "dim", "numel"):
             return UNKNOWN
         others = [a for a in args if isinstance(a, Tensor)]
         if name in ("add", "add_") and others:
@@ -1219,10 +1351,17 @@ class Interpreter:
         return tensor
 
     def apply_op(self, tensor: Tensor, kind: Kind, op: str, node: cst.CSTNode) -> Tensor:
-        tags = tensor.tags - {"gate"}
-        if op in ("sigmoid", "hardsigmoid"):
-            tags |= {"gate"}
-        return Tensor(tensor.path + (Layer(kind, op, self.site(node)),), tensor.root, tags)
+        return self.extend(tensor, Layer(kind, op, self.site(node)))
+
+    @staticmethod
+    def extend(tensor: Tensor, layer: Layer) -> Tensor:
+        """The tensor after one more layer; its tags say what that last layer was."""
+        tags = tensor.tags - _LAST_OP_TAGS
+        if layer.op in ("sigmoid", "hardsigmoid"):
+            tags |= {"gate", "sigmoid"}
+        elif layer.op in ("softmax", "log_softmax"):
+            tags |= {layer.op}
+        return Tensor(tensor.path + (layer,), tensor.root, tags)
 
     def apply_init(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any], method=False, method_args=None) -> None:
         """Record `nn.init.*` (or `.normal_()` on a weight) as fan_in * Var(W) of the layer."""
@@ -1273,8 +1412,7 @@ class Interpreter:
             tensors = [a for a in args if isinstance(a, Tensor)]
             if not tensors:
                 return UNKNOWN
-            layer = Layer(Kind.NORM, module.cls.name, self.site(module.node or node))
-            return Tensor(tensors[0].path + (layer,), tensors[0].root, tensors[0].tags - {"gate"})
+            return self.extend(tensors[0], Layer(Kind.NORM, module.cls.name, self.site(module.node or node)))
         if isinstance(module, Instance):
             return self.run_forward(module, args, kwargs, node)
         if not isinstance(module, ModuleObj):
@@ -1287,10 +1425,13 @@ class Interpreter:
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not tensors:
             return UNKNOWN
+        if module.cls in LOSS_MODULES:
+            self.record_loss(f"nn.{module.cls}", tensors[0], node)
+            return Tensor((), next(self._roots))
+        if tensors[0].shape:
+            self.facts.fed_shapes.setdefault(module.node, []).append((tensors[0].shape, tensors[0].made_by))
         layer = self.lower(module)
-        result = Tensor(tensors[0].path + (layer,), tensors[0].root, tensors[0].tags - {"gate"})
-        if layer.kind is Kind.ACTIVATION and layer.op in ("sigmoid", "hardsigmoid"):
-            result = Tensor(result.path, result.root, result.tags | {"gate"})
+        result = self.extend(tensors[0], layer)
         if layer.kind is Kind.RECURRENT and module.cls in ("RNN", "LSTM", "GRU"):
             return (result, UNKNOWN)
         if module.cls == "MultiheadAttention":
@@ -1298,6 +1439,16 @@ class Interpreter:
         return result
 
     def run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        first = next((a for a in args if isinstance(a, Tensor)), None)
+        if first is not None and first.shape:  # `model(torch.randn(32, 1000, 8))`: the length VG201 needs
+            self.facts.fed_shapes.setdefault(instance.cls.name, []).append((first.shape, first.made_by))
+        outer, self.training_code = self.training_code, False
+        try:
+            return self._run_forward(instance, args, kwargs, node)
+        finally:
+            self.training_code = outer
+
+    def _run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         found = self.find_method(instance.cls, "forward")
         if found is None:
             if self.container_base(instance.cls) == "Sequential":
@@ -1359,6 +1510,8 @@ class Interpreter:
                 value = module.arg(index, key, default) if module.cls in ("RNN",) else module.kwargs.get(key, default)
                 attrs[key] = value if known(value) else None
             attrs["batch_first"] = module.kwargs.get("batch_first", False)
+        attrs["name"] = module.name or module.cls
+        attrs["frozen"] = module.frozen
         layer = Layer(kind, op if kind is not Kind.OTHER or spec else module.cls, self.site(module.node),
                       fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain, init_name=module.init_name,
                       attrs=attrs)  # fmt: skip

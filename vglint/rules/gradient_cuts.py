@@ -1,0 +1,199 @@
+"""Code in `forward` that silently stops the gradient (VG401, VG402)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from vglint.findings import Finding, Severity
+from vglint.ir import Kind, Layer, Merge, ModelGraph, Path
+from vglint.rules.base import Rule
+
+NO_GRAD_CONTEXTS = ("torch.no_grad()", "torch.inference_mode()", "torch.set_grad_enabled(False)")
+
+
+def _trainable(layer: Layer) -> bool:
+    """A module with parameters that still require grad (functional ops have none of their own)."""
+    if "name" not in layer.attrs or layer.attrs.get("frozen"):
+        return False
+    return layer.kind in (Kind.WEIGHT, Kind.NORM, Kind.RECURRENT, Kind.BLOCK)
+
+
+def cut_layers(path: Path) -> dict[Layer, list[Layer]]:
+    """For each gradient cut on `path`, the trainable layers that reach the output only through it.
+
+    Walking backward from the output, a cut makes every earlier layer of its route dead; a merge
+    keeps the route before it alive if any branch is (the straight-through `x + (q - x).detach()`).
+    """
+    dead: dict[Layer, list[Layer]] = {}
+    live: set[int] = set()
+    memo: dict[tuple[int, int], Layer | None] = {}  # merges of merges share branches (DenseNet)
+
+    def visit_branch(branch: Path, killer: Layer | None) -> Layer | None:
+        key = (id(branch), id(killer))
+        if key not in memo:
+            memo[key] = visit(branch, killer)
+        return memo[key]
+
+    def visit(steps: Path, killer: Layer | None) -> Layer | None:
+        for step in reversed(steps):
+            if isinstance(step, Merge):
+                outcomes = [visit_branch(branch, killer) for branch in step.branches]
+                killer = None if any(k is None for k in outcomes) else outcomes[0]
+            elif step.kind is Kind.CUT:
+                killer = killer or step
+            elif _trainable(step):
+                if killer is None:
+                    live.add(id(step))
+                else:
+                    dead.setdefault(killer, []).append(step)
+        return killer
+
+    visit(path, None)
+    result: dict[Layer, list[Layer]] = {}
+    for killer, layers in dead.items():
+        names: list[Layer] = []
+        for layer in reversed(layers):  # forward order
+            if id(layer) not in live and layer not in names:
+                names.append(layer)
+        if names:
+            result[killer] = names
+    return result
+
+
+def layer_list(layers: list[Layer]) -> str:
+    names = list(dict.fromkeys(layer.attrs["name"] for layer in layers))
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{', '.join(names[:3])} and {len(names) - 3} more"
+
+
+class GradientCutInForward(Rule):
+    """
+    ## What it does
+    Finds `.detach()`, `.detach_()`, `.data`, `.item()`, `.tolist()`, `.numpy()` or re-wrapping
+    with `torch.tensor()`/`torch.as_tensor()` in `forward` (or a method it calls) where layers
+    with trainable parameters reach the returned value *only* through the cut. The message names
+    the layers that get no gradient. Values used only for logging, stored on attributes or used
+    for control flow are fine, and so is the straight-through estimator `x + (q - x).detach()`,
+    where the gradient still reaches `x`.
+
+    ## Why is this bad?
+    A cut returns a tensor with no history: the loss's gradient stops there, and every layer
+    before it keeps its initial weights while training appears to run normally. The gradient
+    is not small, it is exactly zero.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(32, 16)
+            self.head = nn.Linear(16, 1)
+
+        def forward(self, x):
+            features = self.encoder(x).detach()
+            return self.head(features)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(32, 16)
+            self.head = nn.Linear(16, 1)
+
+        def forward(self, x):
+            features = self.encoder(x)
+            return self.head(features)
+    ```
+
+    ## References
+    - [PyTorch: Autograd mechanics](https://pytorch.org/docs/stable/notes/autograd.html)
+    - Bengio et al., *Estimating or Propagating Gradients Through Stochastic Neurons* (straight-through estimator), 2013
+    """
+
+    code = "VG401"
+    name = "gradient-cut-in-forward"
+    severity = Severity.WARNING
+    message = "{cut} in forward cuts the gradient: {_layers} get no gradient from the output"
+    fix = "remove the cut, or freeze those layers on purpose with requires_grad_(False)"
+    summary = "detach(), .data, .item(), .numpy() or torch.tensor() on the path to the output"
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        for killer, layers in cut_layers(graph.path).items():
+            if killer.op in NO_GRAD_CONTEXTS:
+                continue
+            yield self.finding(ctx.filename, killer.span, model=graph.name, cut=killer.op,
+                               layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
+
+
+class NoGradInForward(Rule):
+    """
+    ## What it does
+    Finds `torch.no_grad()`, `torch.inference_mode()` or `torch.set_grad_enabled(False)` in
+    `forward` around submodules whose parameters still require grad. It stays silent when those
+    parameters are frozen in the file (`requires_grad_(False)`, or `p.requires_grad = False` in a
+    loop over their parameters), as for an EMA teacher or a frozen backbone.
+
+    ## Why is this bad?
+    Inside the block autograd records nothing, so the submodules used there get no gradient and
+    never train, even though the optimiser holds their parameters and nothing warns.
+
+    ## Example
+    ```python
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Linear(32, 16)
+            self.head = nn.Linear(16, 1)
+
+        def forward(self, x):
+            with torch.no_grad():
+                features = self.backbone(x)
+            return self.head(features)
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Linear(32, 16)
+            self.backbone.requires_grad_(False)  # frozen on purpose
+            self.head = nn.Linear(16, 1)
+
+        def forward(self, x):
+            with torch.no_grad():
+                features = self.backbone(x)
+            return self.head(features)
+    ```
+
+    ## References
+    - [PyTorch: torch.no_grad](https://pytorch.org/docs/stable/generated/torch.no_grad.html)
+    - Grill et al., *Bootstrap Your Own Latent* (BYOL), NeurIPS 2020
+    """
+
+    code = "VG402"
+    name = "no-grad-in-forward"
+    severity = Severity.WARNING
+    message = "{context} in forward around {_layers}, whose parameters still require grad: they get no gradient"
+    fix = "move the no_grad block out of forward, or freeze those submodules with requires_grad_(False)"
+    summary = "torch.no_grad()/inference_mode() in forward around trainable submodules"
+
+    def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        for killer, layers in cut_layers(graph.path).items():
+            if killer.op not in NO_GRAD_CONTEXTS:
+                continue
+            yield self.finding(ctx.filename, killer.span, model=graph.name, context=killer.op,
+                               layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
