@@ -4,6 +4,7 @@ and the other files' findings are still reported."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import stat
 
@@ -170,3 +171,25 @@ def test_empty_file_and_empty_folder(project, cli):
     result = cli("nothing")
     assert result.exit_code == 0
     assert "0 files checked" in result.stdout
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="the simulated crash reaches workers by fork")
+def test_a_crashing_worker_loses_only_its_own_file(project, cli, monkeypatch):
+    """A crash in native code kills a worker process; the other files are still reported, the lost one is named."""
+    import vglint.engine
+
+    real_analyse = vglint.engine.analyse
+
+    def analyse(module, filename, *args, **kwargs):
+        if filename == "crash.py":
+            os._exit(70)  # what a segfault in a parser looks like from outside
+        return real_analyse(module, filename, *args, **kwargs)
+
+    monkeypatch.setattr(vglint.engine, "analyse", analyse)
+    for name in ("a.py", "b.py", "c.py", "d.py"):
+        project.write(name, VG105_SOURCE)
+    project.write("crash.py", VG105_SOURCE)
+    result = cli(".", "-j2", *JSON)
+    assert result.exit_code == 2
+    assert [f[0] for f in findings(result)] == ["a.py", "b.py", "c.py", "d.py"]
+    assert "crash.py" in result.stderr

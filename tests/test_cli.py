@@ -145,7 +145,7 @@ def test_force_exclude_applies_excludes_to_explicit_files(project, cli):
 
 def test_each_file_is_reported_once(project, cli):
     project.vg105("pkg/model.py")
-    result = cli("pkg", "pkg/model.py", "./pkg/model.py", "--output-format", "json")
+    result = cli("pkg", "pkg/model.py", "./pkg/model.py", str(project.root / "pkg" / "model.py"), "--output-format", "json")
     assert findings(result) == [("pkg/model.py", 3, 11, "VG105")]
 
 

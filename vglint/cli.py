@@ -166,7 +166,8 @@ def _settings(paths: list[str], config_file: str | None, isolated: bool, stdin_f
     try:
         if config_file is not None:
             return load_config(Path(config_file), settings)
-        first = next((p if p != "-" else stdin_filename for p in paths if p != "-" or stdin_filename), ".")
+        named = [stdin_filename if p == "-" else p for p in paths]  # `-` is found by its --stdin-filename
+        first = next((p for p in named if p), ".")
         found = find_config(Path(first))
         return load_config(found, settings) if found else settings
     except ConfigError as error:

@@ -111,7 +111,8 @@ def discover(paths: Iterable[str], settings: Settings, force_exclude: bool) -> t
                 )
         else:
             found.append(path)  # named explicitly: checked whatever its extension (pre-commit passes files)
-    unique = sorted(set(found), key=lambda p: p.as_posix())
+    by_file = {os.path.abspath(p): p for p in reversed(found)}  # one check per file, however it was named
+    unique = sorted(by_file.values(), key=lambda p: display_name(p))
     return unique, warnings_
 
 
@@ -231,7 +232,7 @@ def check_source(source: bytes, filename: str, rules: list[Rule], settings: Sett
 def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> Outcome:
     """Findings, warnings and internal errors for one file's bytes."""
     try:
-        return _on_deep_stack(_check_parsed, source, filename, rules, settings)
+        return on_deep_stack(_check_parsed, source, filename, rules, settings)
     except RecursionError:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
         text = source.decode("utf-8", errors="replace")
@@ -263,7 +264,7 @@ def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Set
 _deep_stack_lock = threading.Lock()
 
 
-def _on_deep_stack(function: Callable[..., T], *args: Any) -> T:
+def on_deep_stack(function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` on a thread with a large stack and recursion limit (inline if no thread starts)."""
     outcome: dict[str, Any] = {}
 

@@ -11,14 +11,14 @@ from vglint.rules.base import Rule
 NO_GRAD_CONTEXTS = ("torch.no_grad()", "torch.inference_mode()", "torch.set_grad_enabled(False)")
 
 
-def _trainable(layer: Layer) -> bool:
+def _trainable(layer: Layer, frozen_sites: set) -> bool:
     """A module with parameters that still require grad (functional ops have none of their own)."""
-    if "name" not in layer.attrs or layer.attrs.get("frozen"):
+    if "name" not in layer.attrs or layer.attrs.get("frozen") or getattr(layer.site, "node", None) in frozen_sites:
         return False
     return layer.kind in (Kind.WEIGHT, Kind.NORM, Kind.RECURRENT, Kind.BLOCK)
 
 
-def cut_layers(path: Path) -> dict[Layer, list[Layer]]:
+def cut_layers(path: Path, frozen_sites: set) -> dict[Layer, list[Layer]]:
     """For each gradient cut on `path`, the trainable layers that reach the output only through it.
 
     Walking backward from the output, a cut makes every earlier layer of its route dead; a merge
@@ -41,7 +41,7 @@ def cut_layers(path: Path) -> dict[Layer, list[Layer]]:
                 killer = None if any(k is None for k in outcomes) else outcomes[0]
             elif step.kind is Kind.CUT:
                 killer = killer or step
-            elif _trainable(step):
+            elif _trainable(step, frozen_sites):
                 if killer is None:
                     live.add(id(step))
                 else:
@@ -125,7 +125,7 @@ class GradientCutInForward(Rule):
     summary = "detach(), .data, .item(), .numpy() or torch.tensor() on the path to the output"
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        for killer, layers in cut_layers(graph.path).items():
+        for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
             if killer.op in NO_GRAD_CONTEXTS:
                 continue
             yield self.finding(ctx.filename, killer.span, model=graph.name, cut=killer.op,
@@ -192,7 +192,7 @@ class NoGradInForward(Rule):
     summary = "torch.no_grad()/inference_mode() in forward around trainable submodules"
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        for killer, layers in cut_layers(graph.path).items():
+        for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
             if killer.op not in NO_GRAD_CONTEXTS:
                 continue
             yield self.finding(ctx.filename, killer.span, model=graph.name, context=killer.op,

@@ -155,6 +155,7 @@ class TrainingFacts:
     loss_uses: list[LossUse] = field(default_factory=list)
     # model class name (or RNN module node) -> (shape, node of the tensor-building call)
     fed_shapes: dict[Any, list[tuple[tuple[Any, ...], cst.CSTNode]]] = field(default_factory=dict)
+    frozen_sites: set[cst.CSTNode] = field(default_factory=set)  # construction calls of frozen layers
 
 
 @dataclass(eq=False)
@@ -553,7 +554,11 @@ class Interpreter:
                 value = current
             self.assign(small.target, value, env, cls)
         elif isinstance(small, cst.Expr):
-            self.eval(small.value, env, cls)
+            value = self.eval(small.value, env, cls)
+            call = small.value
+            if (isinstance(value, Tensor) and isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and call.func.attr.value.endswith("_") and isinstance(call.func.value, cst.Name)):
+                env[call.func.value.value] = value  # `x.detach_()`, `x.relu_()` change x in place
         elif isinstance(small, cst.Return):
             raise _Return(self.eval(small.value, env, cls) if small.value is not None else None)
         elif isinstance(small, cst.Raise):
@@ -620,8 +625,12 @@ class Interpreter:
                 self.name_tree(child, f"{name}.{key}")
 
     def freeze(self, owner: Any) -> None:
+        """`requires_grad_(False)`: kept by construction site too, since training code freezes its
+        own instance of a model (`model.encoder.requires_grad_(False)` in `main()`)."""
         if isinstance(owner, (ModuleObj, Instance)):
             owner.frozen = True
+            if isinstance(owner, ModuleObj):
+                self.facts.frozen_sites.add(owner.node)
 
     # ----- expressions ---------------------------------------------------------------------
 
@@ -970,14 +979,20 @@ class Interpreter:
             return UNKNOWN
         if func is UNKNOWN and any(isinstance(a, Tensor) for a in [*args, *kwargs.values()]):
             self.uncertain = True  # an unresolved callable applied to a tensor may be any layer
-        return self.passthrough(args, kwargs)
+        return self.passthrough(args, kwargs, node)
 
-    def passthrough(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """An unknown call on tensors returns a tensor that continues the deepest input's path."""
-        tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]
+    def passthrough(self, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None = None) -> Any:
+        """An unknown call on tensors returns a tensor that continues its inputs' paths: the deepest
+        one, merged with the others of the same input (`torch.gather(probs, 2, index=idx)` still
+        passes the gradient to `probs` when `idx` was detached)."""
+        tensors = list({id(a): a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)}.values())
         if not tensors:
             return UNKNOWN
-        return max(tensors, key=lambda t: (t.root == 0, count_weights(t.path), len(t.path)))
+        main = max(tensors, key=lambda t: (t.root == 0, count_weights(t.path), len(t.path)))
+        same = [t for t in tensors if t.root == main.root and t.path != main.path]
+        if not same or node is None:
+            return main
+        return self.merge("other", [main, *same], node)
 
     def call_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
         self.depth += 1
@@ -1094,7 +1109,7 @@ class Interpreter:
             return self.param_method(obj, name, args, kwargs)
         if isinstance(obj, (ModuleObj, Instance)):
             return self.module_method(obj, name, args, kwargs, node)
-        return self.passthrough(args, kwargs)
+        return self.passthrough(args, kwargs, node)
 
     def module_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         if name in ("add_module", "register_module") and len(args) == 2:
@@ -1136,7 +1151,7 @@ class Interpreter:
             return obj
         if name == "forward":
             return self.apply(obj, args, kwargs, node)
-        return self.passthrough(args, kwargs)
+        return self.passthrough(args, kwargs, node)
 
     def param_method(self, param: Param, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if name == "requires_grad_" and (args[:1] == [False] or kwargs.get("requires_grad") is False):
@@ -1197,7 +1212,7 @@ class Interpreter:
                 return math.sqrt(args[0])
             except (TypeError, ValueError):
                 return UNKNOWN
-        return self.passthrough(args, kwargs)
+        return self.passthrough(args, kwargs, node)
 
     def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         if name == "range":
@@ -1253,7 +1268,7 @@ class Interpreter:
                 return function(*args, **kwargs)
             except Exception:
                 return UNKNOWN
-        return self.passthrough(args, kwargs)
+        return self.passthrough(args, kwargs, node)
 
     def isinstance_(self, value: Any, classes: Any) -> Any:
         options = classes if isinstance(classes, (list, tuple)) else [classes]
@@ -1322,7 +1337,7 @@ class Interpreter:
         if short in LOSS_FUNCTIONS and tensors:
             self.record_loss(f"F.{short}", tensors[0], node)
             return Tensor((), next(self._roots))
-        return self.passthrough(args, kwargs)
+        return self.passthrough(args, kwargs, node)
 
     def record_loss(self, loss: str, value: Tensor, node: cst.CSTNode) -> None:
         """A loss called on probabilities, in training code that is not under no_grad."""
@@ -1416,7 +1431,7 @@ class Interpreter:
         if isinstance(module, Instance):
             return self.run_forward(module, args, kwargs, node)
         if not isinstance(module, ModuleObj):
-            return self.passthrough(args, kwargs)
+            return self.passthrough(args, kwargs, node)
         if module.cls == "Sequential":
             value: Any = args[0] if args else UNKNOWN
             for child in module.children:
