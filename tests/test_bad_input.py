@@ -46,7 +46,7 @@ def test_bad_file_is_vg001_and_the_others_are_still_checked(project, subprocess_
     assert bad[3] == "VG001"
     finding = _detail(run, f"{kind}.py")
     assert finding["severity"] == "error"
-    assert finding["message"].startswith("cannot parse file")
+    assert finding["message"].startswith("file cannot be checked: ")
 
 
 def test_all_bad_files_together_in_parallel(project, cli):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from vglint.config import Settings
-from vglint.engine import discover, display_name, parse
+from vglint.engine import discover, display_name, on_deep_stack, parse
 from vglint.estimate import estimated_attenuation
 from vglint.ir import Kind, Layer, Marker, ModelGraph, compress
 from vglint.source.frontend import analyse
@@ -59,7 +59,10 @@ def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str,
         if module is None:
             problems.append(f"{name}:{failure[0].line}: cannot parse: {failure[1]}")
             continue
-        models.extend(describe(graph, name) for graph in analyse(module, name).models)
+        try:
+            models.extend(on_deep_stack(lambda m=module, n=name: [describe(g, n) for g in analyse(m, n).models]))
+        except RecursionError:
+            problems.append(f"{name}: nesting too deep to analyse")
     return models, problems
 
 

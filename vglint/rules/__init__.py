@@ -57,10 +57,10 @@ def _specificity(code: str, selectors: Iterable[str]) -> int:
     return best
 
 
-def select_codes(select: Iterable[str] | None, extend_select: Iterable[str], ignore: Iterable[str]) -> list[str]:
-    """Enabled codes, as ruff decides: the most specific selector wins and a tie goes to ignore."""
-    chosen = list(select) if select is not None else [r.code for r in ALL_RULES if r.enabled_by_default]
-    chosen += list(extend_select)
+def select_codes(select: Iterable[str], extend_select: Iterable[str], ignore: Iterable[str]) -> list[str]:
+    """Codes chosen by one layer of selectors, as ruff decides: the most specific selector wins
+    and a tie goes to ignore. (The defaults are `engine.selected_codes`'s business.)"""
+    chosen = [*select, *extend_select]
     ignore = list(ignore)
     return [
         code

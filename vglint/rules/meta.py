@@ -38,7 +38,7 @@ class SyntaxError_(Rule):
     code = "VG001"
     name = "syntax-error"
     severity = Severity.ERROR
-    message = "cannot parse file: {detail}"
+    message = "file cannot be checked: {detail}"
     fix = "fix the syntax or encoding so the file can be parsed"
     summary = "a file cannot be read or parsed"
     invalid = ("class Net(nn.Module)\n    pass\n",)

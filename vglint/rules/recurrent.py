@@ -119,7 +119,9 @@ class RNNWithoutGradientClipping(Rule):
     Finds a training loop (a function, or module-level code, that calls `.backward()` and an
     optimiser's or GradScaler's `step()`) in a file that defines or uses a recurrent layer
     (`nn.RNN`, `nn.LSTM`, `nn.GRU` or their cells), with no `clip_grad_norm_`/`clip_grad_value_`
-    in the loop or in a function of the same file that it calls. It stays silent when clipping is
+    (or any call named `*clip*`, such as d2l's `grad_clipping`) in the loop or in a function of the
+    same file that it calls. When the file also defines models that are not recurrent, the loop
+    must refer to a recurrent model (its class, variable or factory) to be reported. It stays silent when clipping is
     configured elsewhere in the file (Lightning's `Trainer(gradient_clip_val=...)`, Accelerate's
     `accelerator.clip_grad_norm_`). Reported at the `.backward()` call.
 
@@ -177,7 +179,13 @@ class RNNWithoutGradientClipping(Rule):
         training = ctx.training
         if training.recurrent is None or training.clipping_configured:
             return
+        recurrent = {g.name for g in ctx.models if any(layer.kind is Kind.RECURRENT for layer in g.declared)}
+        recurrent |= {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+        other_models = any(
+            g.declared and not any(layer.kind is Kind.RECURRENT for layer in g.declared) for g in ctx.models
+        )
         for loop in training.loops:
-            if not loop.clips:
+            # In a file with other models too (d2l's library), the loop must refer to a recurrent one.
+            if not loop.clips and (not other_models or loop.names & recurrent):
                 yield self.finding(ctx.filename, ctx.locator.span(loop.backward), function=loop.name,
                                    rnn=training.recurrent)  # fmt: skip

@@ -104,6 +104,7 @@ class ModuleObj:
     init_name: str | None = None
     frozen: bool = False
     name: str | None = None  # attribute path in the model, e.g. "encoder.0"
+    foreign: bool = False  # not from torch.nn: never looked up in NN_LAYERS
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
@@ -1200,7 +1201,8 @@ class Interpreter:
         if name.startswith(("torch.", "F.")):
             return self.torch_function(short, args, kwargs, node)
         if short[:1].isupper() and not name.startswith(("builtins.", "typing.", "collections.", "dataclasses.")):
-            return ModuleObj(short, node, list(args), dict(kwargs))  # an imported layer class we cannot see
+            # an imported class we cannot see (timm's `Mlp`, mxnet's `nn.RNN`): opaque, a norm only by name
+            return ModuleObj(short, node, list(args), dict(kwargs), foreign=True)
         if name in ("copy.deepcopy", "copy.copy") and args:
             return clone(args[0])
         if name == "functools.partial" and args:
@@ -1508,8 +1510,8 @@ class Interpreter:
         """The IR layer of a torch module (made once, so weight sharing keeps one identity)."""
         if module._layer is not None:
             return module._layer
-        spec = NN_LAYERS.get(module.cls)
-        fan_in, fan_out = fans(module)
+        spec = None if module.foreign else NN_LAYERS.get(module.cls)
+        fan_in, fan_out = fans(module) if spec is not None else (None, None)
         attrs: dict[str, Any] = {}
         if spec is None:
             kind, op = (Kind.NORM if is_norm_name(module.cls) else Kind.OTHER), module.cls

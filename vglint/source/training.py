@@ -12,7 +12,6 @@ import libcst as cst
 from vglint.source.names import dotted_name
 
 RECURRENT = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
-_CLIP = {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients"}
 #: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps.
 #: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
 _LENGTH_NAME = re.compile(
@@ -28,6 +27,7 @@ class TrainingLoop:
     backward: cst.Call
     clips: bool
     calls: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # every name the loop's code refers to
 
 
 @dataclass
@@ -50,11 +50,15 @@ class _Scope(cst.CSTVisitor):
     """Calls in one function body (nested functions included, other top-level functions not)."""
 
     def __init__(self) -> None:
+        self.names: set[str] = set()
         self.backward: list[cst.Call] = []
         self.steps = 0
         self.clips = False
         self.calls: set[str] = set()
         self.gradient_clip_val = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -64,11 +68,11 @@ class _Scope(cst.CSTVisitor):
                 self.backward.append(node)
             elif attr == "step":
                 self.steps += 1
-            if attr in _CLIP:
+            if "clip" in attr.lower():  # clip_grad_norm_, d2l.grad_clipping, accelerator.clip_grad_value_
                 self.clips = True
         elif isinstance(func, cst.Name):
             self.calls.add(func.value)
-            if func.value in _CLIP:
+            if "clip" in func.value.lower():
                 self.clips = True
         if any(arg.keyword is not None and arg.keyword.value in ("gradient_clip_val", "clip_grad_norm", "max_grad_norm")
                for arg in node.args):  # fmt: skip
@@ -100,7 +104,7 @@ def scan_training_code(module: cst.Module, imports: dict[str, str]) -> TrainingC
             facts.backward_functions.add(node)
         if scope.backward and scope.steps:
             clips = scope.clips or any(scopes[c][0].clips for c in scope.calls if c in scopes)
-            facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], scope.backward[0], clips, scope.calls))
+            facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], scope.backward[0], clips, scope.calls, scope.names))
     facts.recurrent = _first_recurrent(module, imports)
     facts.length_constants = _length_constants(module)
     return facts
