@@ -246,7 +246,8 @@ def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Set
         findings, warnings_ = _unparsable(rules, filename, *failure)
         text = source.decode("utf-8", errors="replace")
         return _unsuppressed(findings, text, filename, settings), warnings_, []
-    ctx = analyse(module, filename, settings.sequence_length)
+    text = source.decode(module.encoding, errors="replace")  # not module.code: that re-generates the file
+    ctx = analyse(module, filename, settings.sequence_length, text)
     errors = [f"{filename}: front-end: {e}" for e in ctx.internal_errors]
     findings: list[Finding] = []
     for rule in rules:
@@ -258,7 +259,7 @@ def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Set
             if os.environ.get("VGLINT_DEBUG") == "1":
                 raise
             errors.append(f"{filename}: {rule.code}: {type(error).__name__}: {error}")
-    return _unsuppressed(_deduplicated(findings), module.code, filename, settings), [], errors
+    return _unsuppressed(_deduplicated(findings), text, filename, settings), [], errors
 
 
 _deep_stack_lock = threading.Lock()

@@ -213,12 +213,13 @@ def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
     return errors
 
 
-def analyse(module: cst.Module, filename: str, sequence_length: int | None = None) -> FileContext:
+def analyse(module: cst.Module, filename: str, sequence_length: int | None = None, text: str | None = None) -> FileContext:
+    """`text` is the module's source, if the caller has it: it lets cheap text checks skip work."""
     locator = Locator(module)
     imports = import_table(module)
     interp = Interpreter(module, imports, locator)
     models, errors = build_models(interp, locator)
-    training = scan_training_code(module, imports)
+    training = scan_training_code(module, imports, module.code if text is None else text)
     errors += run_training_code(interp, training)
     seen: set[int] = set()
     interp.facts.loss_uses = [u for u in interp.facts.loss_uses if id(u.node) not in seen and not seen.add(id(u.node))]

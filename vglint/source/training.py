@@ -12,6 +12,7 @@ import libcst as cst
 from vglint.source.names import dotted_name
 
 RECURRENT = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
+_RECURRENT_TEXT = re.compile(r"\b(RNN|LSTM|GRU)(Cell)?\b")
 #: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps.
 #: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
 _LENGTH_NAME = re.compile(
@@ -79,8 +80,15 @@ class _Scope(cst.CSTVisitor):
             self.gradient_clip_val = True
 
 
-def scan_training_code(module: cst.Module, imports: dict[str, str]) -> TrainingCode:
+def scan_training_code(module: cst.Module, imports: dict[str, str], text: str) -> TrainingCode:
+    """A libcst visit costs several times the parse, so each one runs only when the source text
+    shows what it looks for (`.backward(`, an RNN class name)."""
     facts = TrainingCode()
+    facts.length_constants = _length_constants(module)
+    if _RECURRENT_TEXT.search(text):
+        facts.recurrent = _first_recurrent(module, imports)
+    if "backward" not in text:
+        return facts
     scopes: dict[str, tuple[_Scope, cst.FunctionDef | None]] = {}
     module_scope = _Scope()
     for statement in module.body:
@@ -105,8 +113,6 @@ def scan_training_code(module: cst.Module, imports: dict[str, str]) -> TrainingC
         if scope.backward and scope.steps:
             clips = scope.clips or any(scopes[c][0].clips for c in scope.calls if c in scopes)
             facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], scope.backward[0], clips, scope.calls, scope.names))
-    facts.recurrent = _first_recurrent(module, imports)
-    facts.length_constants = _length_constants(module)
     return facts
 
 
