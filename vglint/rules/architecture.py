@@ -251,7 +251,7 @@ class MissingNormalization(Rule):
     code = "VG103"
     name = "missing-normalization"
     severity = Severity.WARNING
-    message = "{weight_layers} weight layers on the deepest path and no normalisation layer{_note}"
+    message = "{weight_layers} weight layers on the deepest path and no normalisation layer"
     fix = "add BatchNorm/LayerNorm/GroupNorm between the weight layers"
     summary = "a path has N or more weight layers and no normalisation layer"
     options = (Option("min-layers", 10, "fewest weight layers on a path that need a normalisation layer"),)
@@ -278,10 +278,8 @@ class MissingNormalization(Rule):
             ctx.filename,
             graph.span,
             model=graph.name,
-            severity=Severity.INFO if healthy else _lowered(self.severity, graph),
+            severity=Severity.INFO if healthy else self.severity,
             weight_layers=len(weights),
-            approximate=graph.approximate,
-            _note=_note(graph),
         )
 
 
@@ -329,7 +327,7 @@ class MissingSkipConnection(Rule):
     code = "VG104"
     name = "missing-skip-connection"
     severity = Severity.WARNING
-    message = "{weight_layers} weight layers on the deepest path and no residual or dense connection{_note}"
+    message = "{weight_layers} weight layers on the deepest path and no residual or dense connection"
     fix = "add residual connections (x + f(x)) around blocks of layers"
     summary = "a path has N or more weight layers and no residual or dense connection"
     options = (Option("min-layers", 20, "fewest weight layers on a path that need a skip connection"),)
@@ -355,10 +353,7 @@ class MissingSkipConnection(Rule):
             ctx.filename,
             graph.span,
             model=graph.name,
-            severity=_lowered(self.severity, graph),
             weight_layers=len(weights),
-            approximate=graph.approximate,
-            _note=_note(graph),
         )
 
 
