@@ -12,7 +12,8 @@ import libcst as cst
 from vglint.source.names import dotted_name
 
 RECURRENT = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
-_RECURRENT_TEXT = re.compile(r"\b(RNN|LSTM|GRU)(Cell)?\b")
+_RECURRENT_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*)((?:RNN|LSTM|GRU)(?:Cell)?)\s*\(")
+_BACKWARD_CALL = re.compile(r"\.backward\s*\(")
 #: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps.
 #: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
 _LENGTH_NAME = re.compile(
@@ -85,9 +86,8 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str) -
     shows what it looks for (`.backward(`, an RNN class name)."""
     facts = TrainingCode()
     facts.length_constants = _length_constants(module)
-    if _RECURRENT_TEXT.search(text):
-        facts.recurrent = _first_recurrent(module, imports)
-    if "backward" not in text:
+    facts.recurrent = _first_recurrent(text, imports)
+    if not _BACKWARD_CALL.search(text):
         return facts
     scopes: dict[str, tuple[_Scope, cst.FunctionDef | None]] = {}
     module_scope = _Scope()
@@ -116,30 +116,19 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str) -
     return facts
 
 
-def _first_recurrent(module: cst.Module, imports: dict[str, str]) -> str | None:
-    """The first `nn.RNN`/`nn.LSTM`/... the file refers to, through any import alias."""
-    found: list[str] = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            self._check(node)
-            return not found
-
-        def visit_Name(self, node: cst.Name) -> None:
-            self._check(node)
-
-        def _check(self, node: cst.BaseExpression) -> None:
-            name = dotted_name(node)
-            if name is None or found:
-                return
-            head, _, rest = name.partition(".")
-            full = imports.get(head, "") + ("." + rest if rest else "")
-            short = full.rsplit(".", 1)[-1]
-            if short in RECURRENT and full.startswith("torch.nn."):
-                found.append(f"nn.{short}")
-
-    module.visit(Finder())
-    return found[0] if found else None
+def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
+    """The first `nn.RNN(`/`nn.LSTM(`/... constructed in the source, through any import alias.
+    A regex over the text, not a tree visit: this runs on every file."""
+    for match in _RECURRENT_CALL.finditer(text):
+        prefix, short = (match.group(1) or "").rstrip("."), match.group(2)
+        if prefix:
+            head, _, rest = prefix.partition(".")
+            full = imports.get(head, head) + ("." + rest if rest else "") + "." + short
+        else:
+            full = imports.get(short, "")
+        if full == f"torch.nn.{short}" or full.startswith("torch.nn.modules."):
+            return f"nn.{short}"
+    return None
 
 
 def _length_constants(module: cst.Module) -> list[LengthConstant]:
