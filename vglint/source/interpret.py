@@ -13,6 +13,7 @@ import itertools
 import math
 import operator
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from vglint.source.names import (
 MAX_STEPS = 100_000  # per model
 MAX_FILE_STEPS = 1_000_000  # per file: a file of 100 factory functions stops at this
 MAX_DEPTH = 40
+MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
 MAX_LOOP = 1_000
 
 
@@ -244,6 +246,7 @@ class Interpreter:
         self.functions: dict[str, cst.FunctionDef] = {}
         self.globals: dict[str, Any] = {}
         self.steps = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
         self.file_steps = 0
         self.depth = 0
         self.approximate = False
@@ -386,6 +389,7 @@ class Interpreter:
         return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
 
     def reset_budget(self) -> None:
+        self.deadline = time.monotonic() + MAX_SECONDS
         self.file_steps += self.steps
         self.steps = 0 if self.file_steps < MAX_FILE_STEPS else MAX_STEPS
         self.depth = 0
@@ -394,6 +398,8 @@ class Interpreter:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise OutOfBudget
+        if self.steps % 1024 == 0 and time.monotonic() > self.deadline:
+            raise OutOfBudget  # steps bound the work; the clock bounds what a step may cost
 
     def site(self, node: cst.CSTNode) -> NodeSite:
         return NodeSite(node, self.locator)
