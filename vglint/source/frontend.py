@@ -217,7 +217,7 @@ def analyse(module: cst.Module, filename: str, sequence_length: int | None = Non
     """`text` is the module's source, if the caller has it: it lets cheap text checks skip work."""
     locator = Locator(module)
     imports = import_table(module)
-    interp = Interpreter(module, imports, locator)
+    interp = Interpreter(module, imports, locator, filename)
     models, errors = build_models(interp, locator)
     training = scan_training_code(module, imports, module.code if text is None else text)
     errors += run_training_code(interp, training)

@@ -34,6 +34,7 @@ MAX_FILE_STEPS = 1_000_000  # per file: a file of 100 factory functions stops at
 MAX_DEPTH = 40
 MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
 MAX_LOOP = 1_000
+THIS_MODULE = "<this module>"
 
 
 class _Unknown:
@@ -238,8 +239,11 @@ def known(value: Any) -> bool:
 class Interpreter:
     """Interprets one file's model code; one instance per file, `reset_budget` per model."""
 
-    def __init__(self, module: cst.Module, imports: dict[str, str], locator: Any) -> None:
+    def __init__(self, module: cst.Module, imports: dict[str, str], locator: Any, filename: str = "") -> None:
         self.module = module
+        # dotted names this file may be imported by: d2l/torch.py -> {"torch", "d2l.torch"}
+        parts = [p for p in filename.removesuffix(".py").replace("\\", "/").split("/") if p and p != "."]
+        self.self_names = {".".join(parts[i:]) for i in range(len(parts))} | {THIS_MODULE}
         self.imports = imports
         self.locator = locator
         self.classes: dict[str, ClassInfo] = {}
@@ -256,6 +260,7 @@ class Interpreter:
         self.facts = TrainingFacts()
         self.training_code = False  # interpreting training code: unknown loops run once, losses are recorded
         self.no_grad = False  # inside `with torch.no_grad()`
+        self.forward_depth = 0
         self.call_stack: list[cst.FunctionDef] = []
         self.backward_functions: set[cst.FunctionDef] = set()
         self._roots = itertools.count(1)
@@ -293,6 +298,28 @@ class Interpreter:
         if head in self.imports:
             full = self.imports[head] + ("." + rest if rest else "")
             return canonical(full)
+        if isinstance(self.globals.get(head), QualRef):  # `d2l = sys.modules[__name__]`
+            return canonical(self.globals[head].name + ("." + rest if rest else ""))
+        return None
+
+    def resolve_base(self, base: cst.BaseExpression) -> ClassInfo | str | None:
+        """A base class: one of this file's classes (also when reached through the file's own
+        package, as d2l's `class LeNet(d2l.Classifier)` inside d2l/torch.py), or its qualified name."""
+        if isinstance(base, cst.Name) and base.value in self.classes:
+            return self.classes[base.value]
+        qualified = self.qualified(base)
+        if qualified is None:
+            return dotted_name(base)
+        local = self.local_value(qualified)
+        if isinstance(local, ClassInfo):
+            return local
+        return local.name if isinstance(local, QualRef) else qualified
+
+    def local_value(self, qualified: str) -> Any:
+        """What `pkg.module.Name` is when pkg.module is this very file, else None."""
+        prefix, _, name = qualified.rpartition(".")
+        if prefix in self.self_names and (name in self.classes or name in self.functions or name in self.globals):
+            return self.global_value(name)
         return None
 
     def base_names(self, info: ClassInfo, seen: set[str] | None = None) -> set[str]:
@@ -303,14 +330,12 @@ class Interpreter:
         seen.add(info.name)
         names: set[str] = set()
         for base in info.bases:
-            qualified = self.qualified(base)
-            if qualified is not None:
-                names.add(qualified)
-            elif isinstance(base, cst.Name) and base.value in self.classes:
-                names.add(base.value)
-                names |= self.base_names(self.classes[base.value], seen)
-            elif (name := dotted_name(base)) is not None:
-                names.add(name)
+            resolved = self.resolve_base(base)
+            if isinstance(resolved, ClassInfo):
+                names.add(resolved.name)
+                names |= self.base_names(resolved, seen)
+            elif resolved is not None:
+                names.add(resolved)
         return names
 
     def mro(self, info: ClassInfo) -> list[ClassInfo]:
@@ -320,7 +345,7 @@ class Interpreter:
             if current in order:
                 continue
             order.append(current)
-            todo.extend(self.classes[b.value] for b in current.bases if isinstance(b, cst.Name) and b.value in self.classes)
+            todo.extend(b for b in map(self.resolve_base, current.bases) if isinstance(b, ClassInfo))
         return order
 
     def is_module_class(self, info: ClassInfo) -> bool:
@@ -329,7 +354,7 @@ class Interpreter:
         names = self.base_names(info)
         if names & _MODULE_BASES:
             return True
-        resolved = all(self.qualified(b) is not None or (isinstance(b, cst.Name) and b.value in self.classes)
+        resolved = all(self.qualified(b) is not None or isinstance(self.resolve_base(b), ClassInfo)
                        for c in self.mro(info) for b in c.bases)  # fmt: skip
         return not resolved and any("forward" in c.methods for c in self.mro(info)) and bool(names - {"object"})
 
@@ -443,7 +468,7 @@ class Interpreter:
         elif isinstance(statement, cst.FunctionDef):
             env[statement.name.value] = FuncRef(statement)
         elif isinstance(statement, cst.While):
-            self.approximate = True
+            self.not_followed()
 
     def exec_with(self, statement: cst.With, env: dict[str, Any], cls: ClassInfo | None) -> None:
         """`with torch.no_grad():` cuts every tensor made inside it from the gradient."""
@@ -493,6 +518,14 @@ class Interpreter:
             return tuple(self.fresh_batch(e.value) for e in target.elements)
         return Tensor((), next(self._roots))
 
+    def not_followed(self) -> None:
+        """A loop we cannot run: in `forward` the path is lost (declaration order takes over);
+        in `__init__` some layers may be missing."""
+        if self.forward_depth:
+            self.approximate = True
+        else:
+            self.uncertain = True
+
     def truth(self, value: Any) -> bool:
         if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef, Partial)):
             return True
@@ -506,7 +539,7 @@ class Interpreter:
         if self.training_code:  # `for x, y in loader:` once, with symbolic batches; epochs once
             iterable = iterable[:1] if iterable else [self.fresh_batch(statement.target)]
         if iterable is None:
-            self.approximate = True
+            self.not_followed()
             return
         for count, item in enumerate(iterable):
             if count >= MAX_LOOP:
@@ -691,7 +724,8 @@ class Interpreter:
 
     def attribute(self, base: Any, name: str) -> Any:
         if isinstance(base, QualRef):
-            return QualRef(canonical(f"{base.name}.{name}"))
+            local = self.local_value(f"{base.name}.{name}")
+            return local if local is not None else QualRef(canonical(f"{base.name}.{name}"))
         if isinstance(base, Instance):
             if name in base.attrs:
                 return base.attrs[name]
@@ -747,6 +781,10 @@ class Interpreter:
         return UNKNOWN
 
     def eval_Subscript(self, node, env, cls):
+        if self.qualified(node.value) == "sys.modules":  # `sys.modules[__name__]`: this very file
+            inner = node.slice[0].slice if len(node.slice) == 1 else None
+            if isinstance(inner, cst.Index) and isinstance(inner.value, cst.Name) and inner.value.value == "__name__":
+                return QualRef(THIS_MODULE)
         base = self.eval(node.value, env, cls)
         key = self.subscript_key(node, env, cls)
         if isinstance(base, Tensor):
@@ -1472,6 +1510,13 @@ class Interpreter:
             self.training_code = outer
 
     def _run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        self.forward_depth += 1
+        try:
+            return self._forward_or_declared(instance, args, kwargs, node)
+        finally:
+            self.forward_depth -= 1
+
+    def _forward_or_declared(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         found = self.find_method(instance.cls, "forward")
         if found is None:
             if self.container_base(instance.cls) == "Sequential":
