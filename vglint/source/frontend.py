@@ -186,9 +186,13 @@ def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
     for statement in interp.module.body:
         if isinstance(statement, cst.If) and _is_main_guard(statement):
             entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
+    def standalone(function: cst.FunctionDef) -> None:
+        """A training function called by no one in the file: its parameters are symbolic tensors."""
+        count = len([*function.params.posonly_params, *function.params.params])
+        interp.call_function(FuncRef(function), [interp.fresh_batch() for _ in range(count)], {})
+
     for name, function in interp.functions.items():
-        params = [*function.params.posonly_params, *function.params.params]
-        entries.append((name, lambda f=function, n=len(params): interp.call_function(FuncRef(f), [interp.fresh_batch() for _ in range(n)], {})))
+        entries.append((name, lambda f=function: standalone(f)))
     for name, info in interp.classes.items():
         if "training_step" in info.methods and interp.is_module_class(info):
             def step(info=info):

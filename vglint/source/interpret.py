@@ -23,7 +23,6 @@ from vglint.ir import Kind, Layer, Merge, Path, count_weights
 from vglint.source.names import (
     CONTAINERS,
     NN_LAYERS,
-    NN_PASSTHROUGH,
     canonical,
     dotted_name,
     functional_op,

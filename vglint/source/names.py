@@ -112,16 +112,6 @@ NN_LAYERS: dict[str, LayerSpec] = {
         "Softmax": "softmax", "LogSoftmax": "log_softmax", "Softmin": "softmin"}.items()},
 }  # fmt: skip
 
-#: Names of `torch.nn` layers that pass the gradient on unchanged in scale, as far as we model.
-NN_PASSTHROUGH = frozenset(
-    """Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout MaxPool1d MaxPool2d
-    MaxPool3d AvgPool1d AvgPool2d AvgPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d
-    AdaptiveMaxPool1d AdaptiveMaxPool2d AdaptiveMaxPool3d LPPool1d LPPool2d Flatten Unflatten Identity
-    Upsample UpsamplingNearest2d UpsamplingBilinear2d PixelShuffle PixelUnshuffle ZeroPad2d
-    ConstantPad1d ConstantPad2d ConstantPad3d ReflectionPad1d ReflectionPad2d ReplicationPad2d
-    Embedding EmbeddingBag ChannelShuffle""".split()
-)
-
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 
 #: Activation functions by the name they have in torch, torch.nn.functional or as tensor methods.

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from vglint.source.names import dotted_name
 
 RECURRENT = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
 _RECURRENT_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*)((?:RNN|LSTM|GRU)(?:Cell)?)\s*\(")
