@@ -10,21 +10,22 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from vglint.findings import Span
-from vglint.ir import ModelGraph, count_weights
+from vglint.ir import Kind, ModelGraph, count_weights
 from vglint.source.interpret import (
     FuncRef,
+    FunctionReturn,
     Instance,
     Interpreter,
     ModuleObj,
     NodeSite,
     OutOfBudget,
     Tensor,
+    TrainingFacts,
     flatten_values,
+    is_main_guard,
 )
 from vglint.source.names import CONTAINERS, NN_LAYERS, import_table
 from vglint.source.training import TrainingCode, scan_training_code
-from vglint.source.interpret import TrainingFacts, _Return, _is_main_guard
-from vglint.ir import Kind
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -184,7 +185,7 @@ def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
     errors: list[str] = []
     entries: list[tuple[str, Any]] = []
     for statement in interp.module.body:
-        if isinstance(statement, cst.If) and _is_main_guard(statement):
+        if isinstance(statement, cst.If) and is_main_guard(statement):
             entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
     def standalone(function: cst.FunctionDef) -> None:
         """A training function called by no one in the file: its parameters are symbolic tensors."""
@@ -207,7 +208,7 @@ def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
         interp.training_code = True
         try:
             run()
-        except (OutOfBudget, RecursionError, _Return):
+        except (OutOfBudget, RecursionError, FunctionReturn):
             continue
         except Exception as error:  # the front-end must never crash on user code
             if DEBUG:

@@ -48,7 +48,7 @@ class OutOfBudget(Exception):
     """The interpretation of one model ran past its step budget or call depth."""
 
 
-class _Return(Exception):
+class FunctionReturn(Exception):
     def __init__(self, value: Any) -> None:
         self.value = value
 
@@ -390,7 +390,7 @@ class Interpreter:
         for statement in self.module.body:
             if isinstance(statement, cst.SimpleStatementLine):
                 runnable = [s for s in statement.body if self._model_building(s)]
-            elif isinstance(statement, cst.For) or (isinstance(statement, cst.If) and not _is_main_guard(statement)):
+            elif isinstance(statement, cst.For) or (isinstance(statement, cst.If) and not is_main_guard(statement)):
                 runnable = [statement]
             else:
                 continue
@@ -401,7 +401,7 @@ class Interpreter:
                         self.exec_small(item, self.globals, None)
                     else:
                         self.exec_statement(item, self.globals, None)
-                except (OutOfBudget, RecursionError, _Return, _Break, _Continue):
+                except (OutOfBudget, RecursionError, FunctionReturn, _Break, _Continue):
                     continue
         return self.globals
 
@@ -485,8 +485,8 @@ class Interpreter:
         outer, self.no_grad = self.no_grad, True
         try:
             self.exec_block(statement.body, env, cls)
-        except _Return as done:
-            raise _Return(self.cut_all(done.value, op, context)) from None
+        except FunctionReturn as done:
+            raise FunctionReturn(self.cut_all(done.value, op, context)) from None
         finally:
             self.no_grad = outer
         for key, value in list(env.items()):
@@ -599,9 +599,9 @@ class Interpreter:
                     and call.func.attr.value.endswith("_") and isinstance(call.func.value, cst.Name)):
                 env[call.func.value.value] = value  # `x.detach_()`, `x.relu_()` change x in place
         elif isinstance(small, cst.Return):
-            raise _Return(self.eval(small.value, env, cls) if small.value is not None else None)
+            raise FunctionReturn(self.eval(small.value, env, cls) if small.value is not None else None)
         elif isinstance(small, cst.Raise):
-            raise _Return(UNKNOWN)
+            raise FunctionReturn(UNKNOWN)
         elif isinstance(small, cst.Break):
             raise _Break
         elif isinstance(small, cst.Continue):
@@ -953,7 +953,7 @@ class Interpreter:
         def run(clause) -> None:
             items = self.iterate(self.eval(clause.iter, local, cls))
             if items is None:
-                raise _Return(UNKNOWN)
+                raise FunctionReturn(UNKNOWN)
             for item in items[:MAX_LOOP]:
                 self.assign(clause.target, item, local, cls)
                 if not all(self.truth(self.eval(cond.test, local, cls)) for cond in clause.ifs):
@@ -965,7 +965,7 @@ class Interpreter:
 
         try:
             run(node.for_in)
-        except _Return:
+        except FunctionReturn:
             return UNKNOWN
         return results
 
@@ -1047,7 +1047,7 @@ class Interpreter:
             env = self.bind(func.node, args, kwargs, func.bound)
             try:
                 self.exec_block(func.node.body, env, func.owner)
-            except _Return as done:
+            except FunctionReturn as done:
                 return done.value
             return None
         finally:
@@ -1637,7 +1637,7 @@ def is_norm_name(name: str) -> bool:
     return bool(re.search(r"Norm(?!al)", name))
 
 
-def _is_main_guard(statement: cst.If) -> bool:
+def is_main_guard(statement: cst.If) -> bool:
     test = statement.test
     return isinstance(test, cst.Comparison) and dotted_name(test.left) == "__name__"
 
