@@ -7,23 +7,8 @@ from typing import Any
 from vglint.config import Settings
 from vglint.engine import discover, display_name, on_deep_stack, parse
 from vglint.estimate import estimated_attenuation
-from vglint.ir import Kind, Layer, Marker, ModelGraph, compress
+from vglint.ir import Kind, Layer, Marker, ModelGraph, compress, saturating_chains
 from vglint.source.frontend import analyse
-
-
-def saturating_runs(items: list[Layer | Marker]) -> list[int]:
-    """Lengths of the runs of saturating activations, as VG101 counts them."""
-    runs, current = [], 0
-    for item in [*items, None]:
-        if isinstance(item, Layer) and item.is_saturating:
-            current += 1
-        elif isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.OTHER):
-            continue
-        else:
-            if current:
-                runs.append(current)
-            current = 0
-    return runs
 
 
 def describe(graph: ModelGraph, filename: str) -> dict[str, Any]:
@@ -37,7 +22,7 @@ def describe(graph: ModelGraph, filename: str) -> dict[str, Any]:
         "line": span.line,
         "deepest_path": compress(deepest),
         "weight_layers": estimate.weight_layers,
-        "saturating_runs": saturating_runs(deepest),
+        "saturating_runs": [len(chain) for chain in saturating_chains(deepest)],
         "normalizations": sum(1 for i in layers if i.kind is Kind.NORM),
         "skips": sum(1 for i in deepest if i is Marker.SKIP_START),
         "estimated_attenuation": float(f"{estimate.attenuation:.3g}"),

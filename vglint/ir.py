@@ -131,6 +131,24 @@ def deepest_path(path: Path) -> list[Layer | Marker]:
     return flat
 
 
+def saturating_chains(items: list[Layer | Marker]) -> list[list[Layer]]:
+    """Runs of saturating activations along a flattened path. Weight layers, dropout, pooling and
+    gates do not break a run; a normalisation, a skip boundary, any other activation, or an
+    imported block we cannot see (it may normalise) does."""
+    chains: list[list[Layer]] = []
+    chain: list[Layer] = []
+    for item in [*items, None]:
+        if isinstance(item, Layer) and item.is_saturating:
+            chain.append(item)
+        elif isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.OTHER) and not item.attrs.get("foreign"):
+            continue
+        else:
+            if chain:
+                chains.append(chain)
+            chain = []
+    return chains
+
+
 def iter_layers(path: Path) -> Iterator[Layer]:
     """Every layer in `path`, all branches included, in order."""
     for step in path:

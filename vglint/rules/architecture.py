@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from vglint.estimate import estimated_attenuation
 from vglint.findings import Finding, Severity
-from vglint.ir import Kind, Layer, Marker, ModelGraph
+from vglint.ir import Kind, Layer, Marker, ModelGraph, saturating_chains
 from vglint.rules.base import Option, Rule
 
 _APPROXIMATE = " (forward not followed: layers in declaration order)"
@@ -94,26 +94,20 @@ class SaturatingChain(Rule):
     )
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        chain: list[Layer] = []
-        for item in [*graph.deepest, None]:
-            if isinstance(item, Layer) and item.is_saturating:
-                chain.append(item)
+        for chain in saturating_chains(graph.deepest):
+            if len(chain) < self.settings["min-chain"]:
                 continue
-            if isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.OTHER):
-                continue
-            if len(chain) >= self.settings["min-chain"]:
-                kinds = sorted(Counter(layer.op for layer in chain).items(), key=lambda kv: (-kv[1], kv[0]))
-                yield self.finding(
-                    ctx.filename,
-                    chain[0].span,
-                    model=graph.name,
-                    severity=_lowered(self.severity, graph),
-                    chain_length=len(chain),
-                    activations=", ".join(op for op, _ in kinds),
-                    approximate=graph.approximate,
-                    _note=_note(graph),
-                )
-            chain = []
+            kinds = sorted(Counter(layer.op for layer in chain).items(), key=lambda kv: (-kv[1], kv[0]))
+            yield self.finding(
+                ctx.filename,
+                chain[0].span,
+                model=graph.name,
+                severity=_lowered(self.severity, graph),
+                chain_length=len(chain),
+                activations=", ".join(op for op, _ in kinds),
+                approximate=graph.approximate,
+                _note=_note(graph),
+            )
 
 
 class GradientAttenuation(Rule):

@@ -1477,6 +1477,8 @@ class Interpreter:
             return self.run_forward(module, args, kwargs, node)
         if not isinstance(module, ModuleObj):
             return self.passthrough(args, kwargs, node)
+        if module.foreign and not is_norm_name(module.cls):
+            self.uncertain = True  # an imported block we cannot see may hold norms and skips
         if module.cls == "Sequential":
             value: Any = args[0] if args else UNKNOWN
             for child in module.children:
@@ -1579,6 +1581,7 @@ class Interpreter:
             attrs["batch_first"] = module.kwargs.get("batch_first", False)
         attrs["name"] = module.name or module.cls
         attrs["frozen"] = module.frozen
+        attrs["foreign"] = module.foreign
         layer = Layer(kind, op if kind is not Kind.OTHER or spec else module.cls, self.site(module.node),
                       fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain, init_name=module.init_name,
                       attrs=attrs)  # fmt: skip
