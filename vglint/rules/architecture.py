@@ -32,7 +32,8 @@ class SaturatingChain(Rule):
     Finds `min-chain` or more saturating activations (sigmoid, tanh, hardtanh, softsign,
     hardsigmoid, logsigmoid; module, functional and method forms) in a row on one path of a model,
     with no normalisation layer or skip connection between them. Weight layers, dropout and
-    pooling between them do not break the chain. Reported at the first activation of the chain.
+    pooling between them do not break the chain; a block imported from another module, which
+    vglint cannot see into, does (it may normalise). Reported at the first activation of the chain.
 
     ## Why is this bad?
     The derivative of a saturating activation is at most 1/4 (sigmoid) and falls to zero as its
