@@ -226,6 +226,17 @@ LOSS_FUNCTIONS = {"binary_cross_entropy", "binary_cross_entropy_with_logits", "c
                   "mse_loss", "l1_loss", "smooth_l1_loss", "kl_div", "huber_loss"}  # fmt: skip
 
 
+def key_like(value: Any) -> bool:
+    """A known value that can be a dict key."""
+    if not known(value):
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def known(value: Any) -> bool:
     """True for plain Python values the interpreter computed exactly."""
     if isinstance(value, _KNOWN):
@@ -942,7 +953,7 @@ class Interpreter:
         for element in node.elements:
             if isinstance(element, cst.DictElement):
                 key = self.eval(element.key, env, cls)
-                if known(key) and not isinstance(key, list):
+                if key_like(key):
                     result[key] = self.eval(element.value, env, cls)
         return result
 
@@ -980,7 +991,7 @@ class Interpreter:
         )
         if pairs is UNKNOWN:
             return UNKNOWN
-        return {k: v for k, v in pairs if known(k)}
+        return {k: v for k, v in pairs if key_like(k)}
 
     # ----- calls ---------------------------------------------------------------------------
 
@@ -1133,7 +1144,9 @@ class Interpreter:
             if name in ("items", "keys", "values"):
                 return list(getattr(obj, name)())
             if name == "get" and args:
-                return obj.get(args[0], args[1] if len(args) > 1 else None) if known(args[0]) else UNKNOWN
+                if not key_like(args[0]):
+                    return UNKNOWN
+                return obj.get(args[0], args[1] if len(args) > 1 else None)
             if name == "update" and args and isinstance(args[0], dict):
                 obj.update(args[0])
             return UNKNOWN
@@ -1280,7 +1293,7 @@ class Interpreter:
             if args:
                 items = self.iterate(args[0]) if not isinstance(args[0], dict) else list(args[0].items())
                 for item in items or []:
-                    if isinstance(item, (list, tuple)) and len(item) == 2 and known(item[0]):
+                    if isinstance(item, (list, tuple)) and len(item) == 2 and key_like(item[0]):
                         result[item[0]] = item[1]
             result.update(kwargs)
             return result
