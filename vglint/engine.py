@@ -213,8 +213,10 @@ def parse(source: bytes, filename: str) -> tuple[cst.Module | None, tuple[Span, 
     except cst.ParserSyntaxError as error:
         if cpython_error is not None:
             return None, (_span_of(cpython_error), cpython_error.msg)
-        first = str(error).splitlines()[0].rstrip(":") or "invalid syntax"
-        return None, (Span.at(max(error.raw_line, 1), error.raw_column + 1), first)
+        first = str(error).splitlines()[0].rstrip(":.") or "invalid syntax"
+        # CPython accepted it: a construct libcst's parser does not know yet, not the user's error
+        detail = f"libcst cannot parse this valid Python ({first})"
+        return None, (Span.at(max(error.raw_line, 1), error.raw_column + 1), detail)
     except (LookupError, SyntaxError, UnicodeDecodeError) as error:
         return None, (Span.at(1), str(error))
     except RecursionError:
