@@ -84,7 +84,8 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any, approxim
     """Run the model's forward on symbolic inputs and keep the output's path."""
     interp.reset_budget()
     interp.approximate = approximate
-    inputs = [Tensor((), root) for root in range(_required_forward_params(interp, value))]
+    # root 0 is the model's input; other required inputs (masks, hidden states) are roots of their own
+    inputs = [Tensor((), 0)] + [interp.fresh_batch() for _ in range(_required_forward_params(interp, value) - 1)]
     result = interp.apply(value, inputs, {}, getattr(value, "node", None))
     outputs = [v for v in flatten_values(result) if isinstance(v, Tensor) and v.root == 0]
     path = max((t.path for t in outputs), key=count_weights, default=())

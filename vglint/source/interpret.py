@@ -1541,12 +1541,12 @@ class Interpreter:
             self.approximate = True
             return self.declared_order(instance, args)
         owner, forward = found
-        followed, self.approximate = self.approximate, False
+        outer, self.approximate = self.approximate, False
         try:
             result = self.call_function(FuncRef(forward, instance, owner), args, kwargs)
         except (_Break, _Continue):
             result = UNKNOWN
-        lost, self.approximate = self.approximate, followed or self.approximate
+        lost, self.approximate = self.approximate, outer or self.approximate
         if lost or not any(isinstance(v, Tensor) for v in flatten_values(result)):
             self.approximate = True
             return self.declared_order(instance, args)
