@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from vglint.estimate import estimated_attenuation
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, Marker, ModelGraph, saturating_chains
-from vglint.rules.base import Option, Rule
+from vglint.rules.base import Option, Rule, located
 
 _APPROXIMATE = " (forward not followed: layers in declaration order)"
 
@@ -101,7 +101,7 @@ class SaturatingChain(Rule):
             kinds = sorted(Counter(layer.op for layer in chain).items(), key=lambda kv: (-kv[1], kv[0]))
             yield self.finding(
                 ctx.filename,
-                chain[0].span,
+                located(chain[0], graph),
                 model=graph.name,
                 severity=_lowered(self.severity, graph),
                 chain_length=len(chain),
@@ -417,8 +417,8 @@ class DeepPostNormTransformer(Rule):
                 continue
             layers = layer.attrs.get("num_layers")
             if isinstance(layers, int) and layers >= minimum:
-                yield self.finding(ctx.filename, layer.span, model=graph.name, num_layers=layers, stack=layer.op)
+                yield self.finding(ctx.filename, located(layer, graph), model=graph.name, num_layers=layers, stack=layer.op)
         for op in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
             same = [layer for layer in loose if layer.op == op]
             if len(same) >= minimum:
-                yield self.finding(ctx.filename, same[0].span, model=graph.name, num_layers=len(same), stack=op)
+                yield self.finding(ctx.filename, located(same[0], graph), model=graph.name, num_layers=len(same), stack=op)

@@ -38,6 +38,12 @@ class Option:
         return value
 
 
+def located(layer: Any, graph: ModelGraph) -> Span:
+    """Where a finding about `layer` goes: the layer's own span, or the model's when the layer was
+    made in another module of the package (its span is in that other file)."""
+    return layer.span if getattr(layer.site, "local", True) else graph.span
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]

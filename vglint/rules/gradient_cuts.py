@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, Merge, ModelGraph, Path
-from vglint.rules.base import Rule
+from vglint.rules.base import Rule, located
 
 NO_GRAD_CONTEXTS = ("torch.no_grad()", "torch.inference_mode()", "torch.set_grad_enabled(False)")
 
@@ -128,7 +128,7 @@ class GradientCutInForward(Rule):
         for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
             if killer.op in NO_GRAD_CONTEXTS:
                 continue
-            yield self.finding(ctx.filename, killer.span, model=graph.name, cut=killer.op,
+            yield self.finding(ctx.filename, located(killer, graph), model=graph.name, cut=killer.op,
                                layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
 
 
@@ -195,5 +195,5 @@ class NoGradInForward(Rule):
         for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
             if killer.op not in NO_GRAD_CONTEXTS:
                 continue
-            yield self.finding(ctx.filename, killer.span, model=graph.name, context=killer.op,
+            yield self.finding(ctx.filename, located(killer, graph), model=graph.name, context=killer.op,
                                layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, ModelGraph
-from vglint.rules.base import Option, Rule
+from vglint.rules.base import Option, Rule, located
 
 
 def _known_length(layer: Layer, graph: ModelGraph, ctx) -> tuple[int, str] | None:
@@ -105,11 +105,11 @@ class PlainRNNLongSequence(Rule):
             known = _known_length(layer, graph, ctx)
             rnn = f"nn.{layer.op}"
             if known is None:
-                yield self.finding(ctx.filename, layer.span, model=graph.name, severity=Severity.INFO, rnn=rnn,
+                yield self.finding(ctx.filename, located(layer, graph), model=graph.name, severity=Severity.INFO, rnn=rnn,
                                    sequence_length=None, length_source=None, _length="unknown length")  # fmt: skip
             elif known[0] >= self.settings["min-seq-len"]:
                 length, source = known
-                yield self.finding(ctx.filename, layer.span, model=graph.name, rnn=rnn, sequence_length=length,
+                yield self.finding(ctx.filename, located(layer, graph), model=graph.name, rnn=rnn, sequence_length=length,
                                    length_source=source, _length=f"{length} steps ({source})")  # fmt: skip
 
 

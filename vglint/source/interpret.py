@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 import operator
 import re
 import time
@@ -19,7 +22,9 @@ from typing import Any
 
 import libcst as cst
 
-from vglint.ir import Kind, Layer, Merge, Path, count_weights
+from vglint.findings import Span
+from vglint.ir import Kind, Layer, Merge, count_weights
+from vglint.ir import Path as LayerPath
 from vglint.source.names import (
     CONTAINERS,
     NN_LAYERS,
@@ -33,6 +38,7 @@ MAX_FILE_STEPS = 1_000_000  # per file: a file of 100 factory functions stops at
 MAX_DEPTH = 40
 MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
 MAX_LOOP = 1_000
+MAX_SIBLING_BYTES = 400_000  # a sibling module larger than this is not read
 THIS_MODULE = "<this module>"
 
 
@@ -75,6 +81,7 @@ class ClassInfo:
     bases: list[Any]
     methods: dict[str, cst.FunctionDef]
     assigns: dict[str, cst.BaseExpression]
+    ctx: ModuleContext | None = None  # the module it is defined in
 
 
 @dataclass(eq=False)
@@ -82,6 +89,23 @@ class FuncRef:
     node: cst.FunctionDef
     bound: Any = None  # the instance, for methods
     owner: ClassInfo | None = None
+    ctx: ModuleContext | None = None  # for module-level functions of another module
+
+
+@dataclass(eq=False)
+class ModuleContext:
+    """One module's names: the checked file, or a sibling module of its package that it imports
+    from (`from .blocks import BasicBlock`). Code runs with the names of the module it is in."""
+
+    module: cst.Module
+    imports: dict[str, str]
+    locator: Any
+    path: Path | None
+    self_names: set[str]
+    local: bool = True  # the file being checked (findings may point into it)
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    globals: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -131,7 +155,7 @@ class Instance:
 class Tensor:
     """A symbolic tensor: the path of layers from its root input, plus tags rules may read."""
 
-    path: Path
+    path: LayerPath
     root: int
     tags: frozenset[str] = frozenset()
     shape: tuple[Any, ...] | None = None  # known for tensors the code builds: torch.randn(32, 1000, 8)
@@ -185,12 +209,13 @@ class SuperRef:
 
 
 class NodeSite:
-    """Where a layer comes from; its span is resolved only when a finding needs it."""
+    """Where a layer comes from; its span is resolved only when a finding needs it. `local` is
+    False for a layer made in a sibling module: its span is in that other file."""
 
-    __slots__ = ("node", "locator")
+    __slots__ = ("node", "locator", "local")
 
-    def __init__(self, node: cst.CSTNode, locator: Any) -> None:
-        self.node, self.locator = node, locator
+    def __init__(self, node: cst.CSTNode, locator: Any, local: bool = True) -> None:
+        self.node, self.locator, self.local = node, locator, local
 
     @property
     def span(self):
@@ -250,15 +275,9 @@ class Interpreter:
     """Interprets one file's model code; one instance per file, `reset_budget` per model."""
 
     def __init__(self, module: cst.Module, imports: dict[str, str], locator: Any, filename: str = "") -> None:
-        self.module = module
-        # dotted names this file may be imported by: d2l/torch.py -> {"torch", "d2l.torch"}
-        parts = [p for p in filename.removesuffix(".py").replace("\\", "/").split("/") if p and p != "."]
-        self.self_names = {".".join(parts[i:]) for i in range(len(parts))} | {THIS_MODULE}
-        self.imports = imports
-        self.locator = locator
-        self.classes: dict[str, ClassInfo] = {}
-        self.functions: dict[str, cst.FunctionDef] = {}
-        self.globals: dict[str, Any] = {}
+        path = Path(filename) if filename.endswith(".py") else None
+        self.ctx = self._context(module, imports, locator, path, local=True)
+        self.siblings: dict[Path, ModuleContext | None] = {}
         self.steps = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.file_steps = 0
@@ -274,12 +293,70 @@ class Interpreter:
         self.call_stack: list[cst.FunctionDef] = []
         self.backward_functions: set[cst.FunctionDef] = set()
         self._roots = itertools.count(1)
-        self._collect()
 
-    # ----- file-level tables -------------------------------------------------------------
+    # ----- module-level tables -----------------------------------------------------------
 
-    def _collect(self) -> None:
-        for statement in self.module.body:
+    module = property(lambda self: self.ctx.module)
+    imports = property(lambda self: self.ctx.imports)
+    locator = property(lambda self: self.ctx.locator)
+    classes = property(lambda self: self.ctx.classes)
+    functions = property(lambda self: self.ctx.functions)
+    globals = property(lambda self: self.ctx.globals)
+    self_names = property(lambda self: self.ctx.self_names)
+
+    @staticmethod
+    def _context(module: cst.Module, imports: dict[str, str], locator: Any, path: Path | None, local: bool) -> ModuleContext:
+        # dotted names the module may be imported by: d2l/torch.py -> {"torch", "d2l.torch"}
+        parts = [p for p in path.with_suffix("").as_posix().split("/") if p and p not in (".", "..")] if path else []
+        names = {".".join(parts[i:]) for i in range(len(parts))} | {THIS_MODULE}
+        ctx = ModuleContext(module, imports, locator, path, names, local)
+        Interpreter._collect(ctx)
+        return ctx
+
+    @contextmanager
+    def entered(self, ctx: ModuleContext | None) -> Iterator[None]:
+        """Run code with the names of the module it is defined in."""
+        if ctx is None or ctx is self.ctx:
+            yield
+            return
+        outer, self.ctx = self.ctx, ctx
+        try:
+            yield
+        finally:
+            self.ctx = outer
+
+    def sibling(self, relative: str) -> ModuleContext | None:
+        """The module `.name` of the checked file's package, parsed once, with its module level run."""
+        if self.ctx.path is None or relative.startswith("..") or not relative.startswith("."):
+            return None
+        folder = self.ctx.path.parent
+        stem = relative[1:].replace(".", "/")
+        for candidate in (folder / f"{stem}.py", folder / stem / "__init__.py"):
+            if candidate.is_file():
+                break
+        else:
+            return None
+        key = candidate.resolve()
+        if key in self.siblings:
+            return self.siblings[key]
+        self.siblings[key] = None  # an import cycle finds nothing instead of recursing
+        try:
+            if candidate.stat().st_size > MAX_SIBLING_BYTES:
+                return None
+            module = cst.parse_module(candidate.read_bytes())
+        except Exception:  # unreadable or unparsable: its names stay unknown
+            return None
+        from vglint.source.names import import_table  # noqa: PLC0415 - names imports nothing of ours
+
+        ctx = self._context(module, import_table(module), _SiblingLocator(), candidate, local=False)
+        self.siblings[key] = ctx
+        with self.entered(ctx):
+            self.run_module_level()
+        return ctx
+
+    @staticmethod
+    def _collect(ctx: ModuleContext) -> None:
+        for statement in ctx.module.body:
             if isinstance(statement, cst.ClassDef):
                 methods, assigns = {}, {}
                 for item in statement.body.body:
@@ -295,9 +372,9 @@ class Interpreter:
                                 if isinstance(small.target, cst.Name):  # `expansion: int = 4`
                                     assigns[small.target.value] = small.value
                 bases = [arg.value for arg in statement.bases if arg.keyword is None]
-                self.classes[statement.name.value] = ClassInfo(statement, statement.name.value, bases, methods, assigns)
+                ctx.classes[statement.name.value] = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
             elif isinstance(statement, cst.FunctionDef):
-                self.functions[statement.name.value] = statement
+                ctx.functions[statement.name.value] = statement
 
     def qualified(self, expr: cst.BaseExpression) -> str | None:
         """The import-resolved, canonical dotted name of `expr`, if it is one."""
@@ -332,15 +409,18 @@ class Interpreter:
             return self.global_value(name)
         return None
 
-    def base_names(self, info: ClassInfo, seen: set[str] | None = None) -> set[str]:
-        """Qualified names of every base, through classes of the same file."""
+    def bases_of(self, info: ClassInfo) -> list[ClassInfo | str | None]:
+        with self.entered(info.ctx):
+            return [self.resolve_base(base) for base in info.bases]
+
+    def base_names(self, info: ClassInfo, seen: set[int] | None = None) -> set[str]:
+        """Qualified names of every base, through classes of the same file (or package)."""
         seen = set() if seen is None else seen
-        if info.name in seen:
+        if id(info) in seen:
             return set()
-        seen.add(info.name)
+        seen.add(id(info))
         names: set[str] = set()
-        for base in info.bases:
-            resolved = self.resolve_base(base)
+        for resolved in self.bases_of(info):
             if isinstance(resolved, ClassInfo):
                 names.add(resolved.name)
                 names |= self.base_names(resolved, seen)
@@ -355,7 +435,7 @@ class Interpreter:
             if current in order:
                 continue
             order.append(current)
-            todo.extend(b for b in map(self.resolve_base, current.bases) if isinstance(b, ClassInfo))
+            todo.extend(b for b in self.bases_of(current) if isinstance(b, ClassInfo))
         return order
 
     def is_module_class(self, info: ClassInfo) -> bool:
@@ -364,8 +444,8 @@ class Interpreter:
         names = self.base_names(info)
         if names & _MODULE_BASES:
             return True
-        resolved = all(self.qualified(b) is not None or isinstance(self.resolve_base(b), ClassInfo)
-                       for c in self.mro(info) for b in c.bases)  # fmt: skip
+        resolved = all(b is not None and (isinstance(b, ClassInfo) or "." in b)
+                       for c in self.mro(info) for b in self.bases_of(c))  # fmt: skip
         return not resolved and any("forward" in c.methods for c in self.mro(info)) and bool(names - {"object"})
 
     def container_base(self, info: ClassInfo) -> str | None:
@@ -386,9 +466,19 @@ class Interpreter:
         if name in self.classes:
             return self.classes[name]
         if name in self.functions:
-            return FuncRef(self.functions[name])
+            return FuncRef(self.functions[name], ctx=self.ctx)
         if name in self.imports:
-            return QualRef(canonical(self.imports[name]))
+            target = self.imports[name]
+            module_name, _, short = target.rpartition(".")
+            sibling = self.sibling(module_name) if module_name.startswith(".") else None
+            if sibling is not None:
+                if short in sibling.classes:
+                    return sibling.classes[short]
+                if short in sibling.functions:
+                    return FuncRef(sibling.functions[short], ctx=sibling)
+                if short in sibling.globals:
+                    return sibling.globals[short]
+            return QualRef(canonical(target))
         if name in _BUILTINS or name in ("range", "enumerate", "zip", "list", "tuple", "dict", "isinstance",
                                           "super", "getattr", "setattr", "hasattr", "print", "OrderedDict"):  # fmt: skip
             return QualRef("builtins." + name)
@@ -437,7 +527,7 @@ class Interpreter:
             raise OutOfBudget  # steps bound the work; the clock bounds what a step may cost
 
     def site(self, node: cst.CSTNode) -> NodeSite:
-        return NodeSite(node, self.locator)
+        return NodeSite(node, self.locator, self.ctx.local)
 
     # ----- statements ----------------------------------------------------------------------
 
@@ -749,7 +839,8 @@ class Interpreter:
                 return FuncRef(method, base, owner)
             for info in self.mro(base.cls):
                 if name in info.assigns:
-                    return self.eval(info.assigns[name], {}, info)
+                    with self.entered(info.ctx):
+                        return self.eval(info.assigns[name], {}, info)
             return Bound(base, name)
         if isinstance(base, ModuleObj):
             if name in ("weight", "bias"):
@@ -768,7 +859,8 @@ class Interpreter:
             return Bound(base, name)
         if isinstance(base, ClassInfo):
             if name in base.assigns:
-                return self.eval(base.assigns[name], {}, base)
+                with self.entered(base.ctx):
+                    return self.eval(base.assigns[name], {}, base)
             if name in base.methods:
                 return FuncRef(base.methods[name], None, base)
             return UNKNOWN
@@ -1054,16 +1146,21 @@ class Interpreter:
         if self.depth > MAX_DEPTH:
             raise OutOfBudget
         self.call_stack.append(func.node)
+        ctx = func.ctx or (func.owner.ctx if func.owner is not None else None)
         try:
-            env = self.bind(func.node, args, kwargs, func.bound)
-            try:
-                self.exec_block(func.node.body, env, func.owner)
-            except FunctionReturn as done:
-                return done.value
-            return None
+            with self.entered(ctx):
+                return self._run_function(func, args, kwargs)
         finally:
             self.depth -= 1
             self.call_stack.pop()
+
+    def _run_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        env = self.bind(func.node, args, kwargs, func.bound)
+        try:
+            self.exec_block(func.node.body, env, func.owner)
+        except FunctionReturn as done:
+            return done.value
+        return None
 
     def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any) -> dict[str, Any]:
         params = node.params
@@ -1102,7 +1199,8 @@ class Interpreter:
             return UNKNOWN
         outer, self.training_code = self.training_code, False
         try:
-            return self._instantiate(info, args, kwargs, node)
+            with self.entered(info.ctx):
+                return self._instantiate(info, args, kwargs, node)
         finally:
             self.training_code = outer
 
@@ -1646,6 +1744,13 @@ def transformer_attrs(module: ModuleObj) -> dict[str, Any]:
         norm_first = module.arg(7, "norm_first", False)
         return {"num_layers": 1, "norm_first": norm_first if isinstance(norm_first, bool) else None}
     return {}
+
+
+class _SiblingLocator:
+    """Spans of a sibling module are never reported in the checked file (rules use the model's)."""
+
+    def span(self, node: cst.CSTNode) -> Span:
+        return Span.at(1, 1)
 
 
 def is_norm_name(name: str) -> bool:
