@@ -179,8 +179,9 @@ def _returns_value(function: cst.FunctionDef) -> bool:
 
 def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
     """Interpret the file's training code for the facts the loss and recurrent rules need: the
-    `__main__` block, every top-level function (its unknown parameters stay unknown), and the
-    `training_step` of Lightning modules. Loops run once, on symbolic batches."""
+    `__main__` block, every top-level function that calls `.backward()` (its parameters are
+    symbolic tensors), and the `training_step` of Lightning modules. Loops run once, on symbolic
+    batches; the functions they call run as they are called."""
     interp.backward_functions = training.backward_functions
     interp.training_code = True
     errors: list[str] = []
@@ -194,7 +195,8 @@ def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
         interp.call_function(FuncRef(function), [interp.fresh_batch() for _ in range(count)], {})
 
     for name, function in interp.functions.items():
-        entries.append((name, lambda f=function: standalone(f)))
+        if function in training.backward_functions:  # what the loss rules need; helpers run when called
+            entries.append((name, lambda f=function: standalone(f)))
     for name, info in interp.classes.items():
         if "training_step" in info.methods and interp.is_module_class(info):
             def step(info=info):

@@ -9,6 +9,7 @@ reports nothing on guesses. A step budget and a call-depth limit bound every inp
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -31,10 +32,11 @@ from vglint.source.names import (
     canonical,
     dotted_name,
     functional_op,
+    import_table,
 )
 
 MAX_STEPS = 100_000  # per model
-MAX_FILE_STEPS = 1_000_000  # per file: a file of 100 factory functions stops at this
+MAX_FILE_STEPS = 250_000  # per file: a file of 100 factory functions (timm) stops at this
 MAX_DEPTH = 40
 MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
 MAX_LOOP = 1_000
@@ -278,6 +280,7 @@ class Interpreter:
         path = Path(filename) if filename.endswith(".py") else None
         self.ctx = self._context(module, imports, locator, path, local=True)
         self.siblings: dict[Path, ModuleContext | None] = {}
+        self._bases: dict[int, list[Any]] = {}
         self.steps = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.file_steps = 0
@@ -341,14 +344,13 @@ class Interpreter:
             return self.siblings[key]
         self.siblings[key] = None  # an import cycle finds nothing instead of recursing
         try:
-            if candidate.stat().st_size > MAX_SIBLING_BYTES:
+            stat = candidate.stat()
+            if stat.st_size > MAX_SIBLING_BYTES:
                 return None
-            module = cst.parse_module(candidate.read_bytes())
+            module, imports = _parse_sibling(str(key), stat.st_mtime_ns)
         except Exception:  # unreadable or unparsable: its names stay unknown
             return None
-        from vglint.source.names import import_table  # noqa: PLC0415 - names imports nothing of ours
-
-        ctx = self._context(module, import_table(module), _SiblingLocator(), candidate, local=False)
+        ctx = self._context(module, imports, _SiblingLocator(), candidate, local=False)
         self.siblings[key] = ctx
         with self.entered(ctx):
             self.run_module_level()
@@ -410,8 +412,12 @@ class Interpreter:
         return None
 
     def bases_of(self, info: ClassInfo) -> list[ClassInfo | str | None]:
-        with self.entered(info.ctx):
-            return [self.resolve_base(base) for base in info.bases]
+        """The resolved bases of a class, worked out once (instantiation asks again and again)."""
+        cached = self._bases.get(id(info))
+        if cached is None:
+            with self.entered(info.ctx):
+                cached = self._bases[id(info)] = [self.resolve_base(base) for base in info.bases]
+        return cached
 
     def base_names(self, info: ClassInfo, seen: set[int] | None = None) -> set[str]:
         """Qualified names of every base, through classes of the same file (or package)."""
@@ -1744,6 +1750,14 @@ def transformer_attrs(module: ModuleObj) -> dict[str, Any]:
         norm_first = module.arg(7, "norm_first", False)
         return {"num_layers": 1, "norm_first": norm_first if isinstance(norm_first, bool) else None}
     return {}
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str]]:
+    """A sibling module's tree and imports, parsed once per process (timm's `_builder.py` is
+    imported by a hundred model files); the mtime keeps the cache honest."""
+    module = cst.parse_module(Path(path).read_bytes())
+    return module, import_table(module)
 
 
 class _SiblingLocator:
