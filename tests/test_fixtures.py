@@ -19,7 +19,7 @@ CASES = sorted(FIXTURES.rglob("*.py"))
 
 def render(path: Path) -> list[str]:
     settings = Settings()
-    findings, errors = check_source(path.read_bytes(), path.name, make_rules(settings), settings)
+    findings, errors = check_source(path.read_bytes(), str(path), make_rules(settings), settings)
     assert errors == []
     findings.sort(key=lambda f: f.sort_key())
     return [f"{f.span.line}:{f.span.column} {f.code} {f.severity} {f.message}" for f in findings]
