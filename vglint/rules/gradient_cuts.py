@@ -67,6 +67,15 @@ def layer_list(layers: list[Layer]) -> str:
     return f"{', '.join(names[:3])} and {len(names) - 3} more"
 
 
+def _cut_findings(rule: Rule, graph: ModelGraph, ctx, no_grad: bool, evidence_key: str) -> Iterator[Finding]:
+    """VG401 reports the cuts made by expressions, VG402 those made by no-grad regions."""
+    for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
+        if (killer.op in NO_GRAD_CONTEXTS) != no_grad:
+            continue
+        yield rule.finding(ctx.filename, located(killer, graph), model=graph.name, **{evidence_key: killer.op},
+                           layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
+
+
 class GradientCutInForward(Rule):
     """
     ## What it does
@@ -125,11 +134,7 @@ class GradientCutInForward(Rule):
     summary = "detach(), .data, .item(), .numpy() or torch.tensor() on the path to the output"
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
-            if killer.op in NO_GRAD_CONTEXTS:
-                continue
-            yield self.finding(ctx.filename, located(killer, graph), model=graph.name, cut=killer.op,
-                               layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
+        return _cut_findings(self, graph, ctx, no_grad=False, evidence_key="cut")
 
 
 class NoGradInForward(Rule):
@@ -192,8 +197,4 @@ class NoGradInForward(Rule):
     summary = "torch.no_grad()/inference_mode() in forward around trainable submodules"
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
-        for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
-            if killer.op not in NO_GRAD_CONTEXTS:
-                continue
-            yield self.finding(ctx.filename, located(killer, graph), model=graph.name, context=killer.op,
-                               layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
+        return _cut_findings(self, graph, ctx, no_grad=True, evidence_key="context")
