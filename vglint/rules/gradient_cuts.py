@@ -141,7 +141,8 @@ class NoGradInForward(Rule):
     """
     ## What it does
     Finds `torch.no_grad()`, `torch.inference_mode()` or `torch.set_grad_enabled(False)` in
-    `forward` around submodules whose parameters still require grad. It stays silent when those
+    `forward` (or a method it calls, also as a `@torch.no_grad()` decorator) around submodules
+    whose parameters still require grad. It stays silent when those
     parameters are frozen in the file (`requires_grad_(False)`, or `p.requires_grad = False` in a
     loop over their parameters), as for an EMA teacher or a frozen backbone.
 

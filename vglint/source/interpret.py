@@ -586,8 +586,7 @@ class Interpreter:
                     self.assign(item.asname.name, value, env, cls)
             self.exec_block(statement.body, env, cls)
             return
-        name = self.qualified(context.func) or "torch.no_grad"
-        op = "torch.set_grad_enabled(False)" if name.endswith("set_grad_enabled") else f"torch.{name.rsplit('.', 1)[-1]}()"
+        op = self.grad_context_op(context)
         before = {key: id(value) for key, value in env.items()}
         outer, self.no_grad = self.no_grad, True
         try:
@@ -599,6 +598,11 @@ class Interpreter:
         for key, value in list(env.items()):
             if before.get(key) != id(value):
                 env[key] = self.cut_all(value, op, context)
+
+    def grad_context_op(self, context: cst.Call) -> str:
+        """How messages name a no-grad context: `torch.no_grad()`, `torch.set_grad_enabled(False)`."""
+        name = self.qualified(context.func) or "torch.no_grad"
+        return "torch.set_grad_enabled(False)" if name.endswith("set_grad_enabled") else f"torch.{name.rsplit('.', 1)[-1]}()"
 
     def disables_grad(self, expr: cst.BaseExpression, env, cls) -> bool:
         if not isinstance(expr, cst.Call):
@@ -1159,7 +1163,17 @@ class Interpreter:
         ctx = func.ctx or (func.owner.ctx if func.owner is not None else None)
         try:
             with self.entered(ctx):
-                return self._run_function(func, args, kwargs)
+                context = next((d.decorator for d in func.node.decorators
+                                if self.disables_grad(d.decorator, {}, None)), None)  # fmt: skip
+                if context is None:
+                    return self._run_function(func, args, kwargs)
+                # `@torch.no_grad()` on a method: what it returns carries no gradient
+                outer, self.no_grad = self.no_grad, True
+                try:
+                    result = self._run_function(func, args, kwargs)
+                finally:
+                    self.no_grad = outer
+                return self.cut_all(result, self.grad_context_op(context), context)
         finally:
             self.depth -= 1
             self.call_stack.pop()
