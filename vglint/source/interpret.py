@@ -1465,8 +1465,8 @@ class Interpreter:
                     return True
                 if short == "Module" and isinstance(value, (ModuleObj, Instance)):
                     return True
-                if short in ("Linear", "Conv2d", "Conv1d", "Conv3d") and isinstance(value, ModuleObj):
-                    continue
+                if isinstance(value, Instance) and option.name in self.base_names(value.cls):
+                    return True  # `class Conv2dSame(nn.Conv2d)`
             elif isinstance(option, ClassInfo):
                 if isinstance(value, Instance) and option in self.mro(value.cls):
                     return True
