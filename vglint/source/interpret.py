@@ -151,6 +151,7 @@ class Instance:
     children: list[Any] = field(default_factory=list)  # for subclasses of Sequential/ModuleList
     frozen: bool = False
     name: str | None = None
+    layer: ModuleObj | None = None  # the torch layer a subclass of one (`class MyConv(nn.Conv2d)`) is
 
 
 @dataclass(eq=False)
@@ -448,11 +449,19 @@ class Interpreter:
         """Derived from nn.Module (or Lightning's) here or through the file's own classes; a class
         with an unresolvable base counts when it defines `forward` (transformers' PreTrainedModel)."""
         names = self.base_names(info)
-        if names & _MODULE_BASES:
+        if names & _MODULE_BASES or self.torch_layer_base(info):
             return True
         resolved = all(b is not None and (isinstance(b, ClassInfo) or "." in b)
                        for c in self.mro(info) for b in self.bases_of(c))  # fmt: skip
         return not resolved and any("forward" in c.methods for c in self.mro(info)) and bool(names - {"object"})
+
+    def torch_layer_base(self, info: ClassInfo) -> str | None:
+        """`Conv2d` for a class of the file derived from `nn.Conv2d` (any known torch.nn layer)."""
+        for name in self.base_names(info):
+            short = name.rsplit(".", 1)[-1]
+            if name == f"torch.nn.{short}" and short in NN_LAYERS:
+                return short
+        return None
 
     def container_base(self, info: ClassInfo) -> str | None:
         for name in self.base_names(info):
@@ -845,6 +854,8 @@ class Interpreter:
                 return base.attrs[name]
             if name == "training":
                 return True  # vglint judges the gradient of the training forward pass
+            if name in ("weight", "bias") and base.layer is not None:
+                return Param(base.layer, name)
             found = self.find_method(base.cls, name)
             if found is not None:
                 owner, method = found
@@ -1281,7 +1292,13 @@ class Interpreter:
                     if "__init__" in info.methods:
                         self.call_function(FuncRef(info.methods["__init__"], obj.instance, info), args, kwargs)
                         break
+                else:
+                    layer = self.torch_layer_base(obj.cls)
+                    if layer is not None:  # `class Conv2dSame(nn.Conv2d)`: the instance is that layer too
+                        obj.instance.layer = self.make_module(layer, args, kwargs, obj.instance.node or node)
             return None
+        if isinstance(obj, SuperRef) and name == "forward" and isinstance(obj.instance, Instance) and obj.instance.layer:
+            return self.apply(obj.instance.layer, args, kwargs, node)
         if isinstance(obj, Tensor):
             return self.tensor_method(obj, name, args, kwargs, node)
         if isinstance(obj, Param):
@@ -1352,6 +1369,8 @@ class Interpreter:
         values: list[Any] = []
         if isinstance(obj, Instance):
             values = list(obj.children) if self.container_base(obj.cls) == "Sequential" else [*obj.attrs.values(), *obj.children]
+            if obj.layer is not None:
+                values.insert(0, obj.layer)
         elif isinstance(obj, ModuleObj):
             values = list(obj.children) or [a for a in [*obj.args, *obj.kwargs.values()] if isinstance(a, (ModuleObj, Instance))]
         children: list[Any] = []
@@ -1654,6 +1673,8 @@ class Interpreter:
 
     def _forward_or_declared(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         found = self.find_method(instance.cls, "forward")
+        if found is None and instance.layer is not None:
+            return self.apply(instance.layer, args, kwargs, node)
         if found is None:
             if self.container_base(instance.cls) == "Sequential":
                 value: Any = args[0] if args else UNKNOWN
