@@ -89,9 +89,10 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any, approxim
     result = interp.apply(value, inputs, {}, getattr(value, "node", None))
     outputs = [v for v in flatten_values(result) if isinstance(v, Tensor) and v.root == 0]
     path = max((t.path for t in outputs), key=count_weights, default=())
-    declared = [interp.lower(m) for m in interp.leaves(value)]
     if isinstance(value, ModuleObj) and value.cls not in CONTAINERS:
-        declared = [interp.lower(value)]
+        declared = [interp.lower(value)]  # a module-level layer (an nn.TransformerEncoder) is its own model
+    else:
+        declared = [interp.lower(m) for m in interp.leaves(value)]
     return ModelGraph(name=name, site=site, path=path, declared=declared, approximate=interp.approximate,
                       uncertain=interp.uncertain)  # fmt: skip
 

@@ -1634,10 +1634,7 @@ class Interpreter:
         if module.foreign and not is_norm_name(module.cls):
             self.uncertain = True  # an imported block we cannot see may hold norms and skips
         if module.cls == "Sequential":
-            value: Any = args[0] if args else UNKNOWN
-            for child in module.children:
-                value = self.apply(child, [value], {}, node) if isinstance(child, (ModuleObj, Instance)) else value
-            return value
+            return self.run_sequential(module.children, args, node)
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not tensors:
             return UNKNOWN
@@ -1653,6 +1650,14 @@ class Interpreter:
         if module.cls == "MultiheadAttention":
             return (result, UNKNOWN)
         return result
+
+    def run_sequential(self, children: list[Any], args: list[Any], node) -> Any:
+        """nn.Sequential's forward: each module on the previous one's output."""
+        value: Any = args[0] if args else UNKNOWN
+        for child in children:
+            if isinstance(child, (ModuleObj, Instance)):
+                value = self.apply(child, [value], {}, node)
+        return value
 
     def run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         first = next((a for a in args if isinstance(a, Tensor)), None)
@@ -1677,10 +1682,7 @@ class Interpreter:
             return self.apply(instance.layer, args, kwargs, node)
         if found is None:
             if self.container_base(instance.cls) == "Sequential":
-                value: Any = args[0] if args else UNKNOWN
-                for child in instance.children:
-                    value = self.apply(child, [value], {}, node)
-                return value
+                return self.run_sequential(instance.children, args, node)
             self.approximate = True
             return self.declared_order(instance, args)
         owner, forward = found
@@ -1771,23 +1773,22 @@ def fans(module: ModuleObj) -> tuple[int | None, int | None]:
 
 def transformer_attrs(module: ModuleObj) -> dict[str, Any]:
     """`num_layers` and `norm_first` of nn.Transformer* blocks, None where not known."""
+
+    def typed(value: Any, kind: type) -> Any:
+        return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else None
+
+    if module.cls in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
+        return {"num_layers": 1, "norm_first": typed(module.arg(7, "norm_first", False), bool)}
     if module.cls in ("TransformerEncoder", "TransformerDecoder"):
         layer = module.arg(0, "encoder_layer" if module.cls == "TransformerEncoder" else "decoder_layer")
-        layers = module.arg(1, "num_layers")
-        norm_first = layer.kwargs.get("norm_first", layer.args[7] if len(layer.args) > 7 else False) if isinstance(layer, ModuleObj) else None
-        return {"num_layers": layers if isinstance(layers, int) else None,
-                "norm_first": norm_first if isinstance(norm_first, bool) else None}  # fmt: skip
+        inner = transformer_attrs(layer) if isinstance(layer, ModuleObj) else {}
+        return {"num_layers": typed(module.arg(1, "num_layers"), int), "norm_first": inner.get("norm_first")}
     if module.cls == "Transformer":
-        encoder = module.arg(2, "num_encoder_layers", 6)
-        decoder = module.arg(3, "num_decoder_layers", 6)
-        norm_first = module.arg(11, "norm_first", False)
-        return {"num_layers": max(v for v in (encoder, decoder) if isinstance(v, int)) if any(isinstance(v, int) for v in (encoder, decoder)) else None,
-                "num_encoder_layers": encoder if isinstance(encoder, int) else None,
-                "num_decoder_layers": decoder if isinstance(decoder, int) else None,
-                "norm_first": norm_first if isinstance(norm_first, bool) else None}  # fmt: skip
-    if module.cls in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
-        norm_first = module.arg(7, "norm_first", False)
-        return {"num_layers": 1, "norm_first": norm_first if isinstance(norm_first, bool) else None}
+        encoder = typed(module.arg(2, "num_encoder_layers", 6), int)
+        decoder = typed(module.arg(3, "num_decoder_layers", 6), int)
+        counts = [n for n in (encoder, decoder) if n is not None]
+        return {"num_layers": max(counts, default=None), "num_encoder_layers": encoder,
+                "num_decoder_layers": decoder, "norm_first": typed(module.arg(11, "norm_first", False), bool)}  # fmt: skip
     return {}
 
 
