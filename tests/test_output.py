@@ -65,7 +65,7 @@ def test_json_shape(project, cli):
     assert finding["status"] == "static"
     assert finding["evidence"]["num_layers"] == 12
     assert finding["fix"] is None
-    assert finding["url"] is None or finding["url"].endswith("VG105.md")
+    assert finding["url"] == "rules/VG105.md"
     assert "12" in finding["message"]
 
 
@@ -82,6 +82,25 @@ def test_json_text_and_json_agree(project, cli):
         assert o["severity"] in ("error", "warning", "info")
         assert isinstance(o["evidence"], dict)
         assert (o["end_location"]["row"], o["end_location"]["column"]) >= (o["location"]["row"], o["location"]["column"])
+
+
+def test_json_url_is_the_rule_page_of_each_code(project, cli):
+    project.mlp()
+    result = cli("mlp.py", "--output-format", "json")
+    urls = {f["code"]: f["url"] for f in json.loads(result.stdout)}
+    assert urls == {
+        "VG101": "rules/VG101.md",
+        "VG102": "rules/VG102.md",
+        "VG103": "rules/VG103.md",
+        "VG104": "rules/VG104.md",
+    }
+
+
+def test_json_url_of_a_syntax_error(project, cli):
+    project.write("bad.py", "def f(:\n")
+    [finding] = json.loads(cli("bad.py", "--output-format", "json").stdout)
+    assert finding["code"] == "VG001"
+    assert finding["url"] == "rules/VG001.md"
 
 
 def test_json_with_no_findings_is_an_empty_array(project, cli):
