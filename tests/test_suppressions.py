@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import MLP_CODES, codes, deep_mlp_source, findings
 
@@ -122,3 +124,36 @@ def test_suppressions_work_for_stdin(project, cli):
 
     source = VG105_SOURCE.replace("num_layers=12)", "num_layers=12)  # noqa: VG105")
     assert cli("-", "--stdin-filename", "x.py", input=source).exit_code == 0
+
+
+MULTI_LINE_VG105 = (
+    "from torch import nn\n"
+    "layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)\n"
+    "encoder = nn.TransformerEncoder({first}\n"
+    "    layer,{middle}\n"
+    "    num_layers=12,\n"
+    "){last}\n"
+)
+
+
+def test_multi_line_finding_spans_its_lines(project, cli):
+    """The nn.TransformerEncoder(...) call runs from 3:11 to 6:2: reported on its first line."""
+    project.write("model.py", MULTI_LINE_VG105.format(first="", middle="", last=""))
+    [finding] = json.loads(cli("model.py", *JSON).stdout)
+    assert finding["code"] == "VG105"
+    assert finding["location"] == {"row": 3, "column": 11}
+    assert finding["end_location"] == {"row": 6, "column": 2}
+
+
+@pytest.mark.parametrize(
+    ("where", "suppressed"),
+    [("first", True), ("middle", False), ("last", False)],
+)
+@pytest.mark.parametrize("comment", ["# noqa", "# noqa: VG105", "# vglint: ignore[VG105]"])
+def test_multi_line_finding_is_suppressed_on_its_first_line_only(project, cli, where, suppressed, comment):
+    parts = {"first": "", "middle": "", "last": ""}
+    parts[where] = f"  {comment}"
+    project.write("model.py", MULTI_LINE_VG105.format(**parts))
+    result = cli("model.py", *JSON)
+    assert findings(result) == ([] if suppressed else [("model.py", 3, 11, "VG105")])
+    assert result.exit_code == (0 if suppressed else 1)
