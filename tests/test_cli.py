@@ -59,8 +59,15 @@ def test_module_version(project):
 def test_help_lists_the_commands(project, cli):
     result = cli("--help")
     assert result.exit_code == 0
-    for command in ("check", "rules", "rule"):
-        assert command in result.stdout
+    lines = result.stdout.splitlines()
+    start = lines.index("Commands:")
+    section = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        section.append(line)
+    names = [line.split()[0] for line in section if line.startswith("  ") and not line.startswith("    ")]
+    assert names == ["check", "inspect", "rule", "rules"]
 
 
 # --- paths -----------------------------------------------------------------------------------------
@@ -309,6 +316,78 @@ def test_fail_on_error_still_prints_the_warnings(project, cli):
     assert findings(result) == [("model.py", 3, 11, "VG105")]
 
 
+#: Only info findings: VG201 with the sequence length unknown (at 9:20).
+INFO_RNN_SOURCE = """\
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, vocab_size, emb_dim=128, hid_dim=256):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb_dim)
+        self.dropout = nn.Dropout(0.1)
+        self.rnn = nn.RNN(emb_dim, hid_dim, num_layers=2)
+
+    def forward(self, src):
+        outputs, hidden = self.rnn(self.dropout(self.embedding(src)))
+        return outputs, hidden
+"""
+
+#: Only info findings: VG103 on a 12-layer ReLU MLP whose Kaiming init keeps the estimate healthy (at 4:7).
+INFO_MLP_SOURCE = """\
+import torch.nn as nn
+
+
+class DeepReLU(nn.Module):
+    def __init__(self, depth=12, width=256):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(width, width) for _ in range(depth)])
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x).relu()
+        return x
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [(INFO_RNN_SOURCE, [(9, 20, "VG201", "info")]), (INFO_MLP_SOURCE, [(4, 7, "VG103", "info")])],
+    ids=["vg201-unknown-length", "vg103-healthy-estimate"],
+)
+def test_info_findings_alone_exit_0_unless_fail_on_info(project, cli, source, expected):
+    project.write("model.py", source)
+    result = cli("model.py", "--output-format", "json")
+    got = [(f["location"]["row"], f["location"]["column"], f["code"], f["severity"]) for f in json.loads(result.stdout)]
+    assert got == expected
+    assert result.exit_code == 0  # the default fail-on is warning
+    assert cli("model.py", "--fail-on", "warning").exit_code == 0
+    assert cli("model.py", "--fail-on", "error").exit_code == 0
+    assert cli("model.py", "--fail-on", "info").exit_code == 1
+    assert cli("model.py", "--fail-on", "info", "--exit-zero").exit_code == 0
+
+
+def test_info_findings_are_printed_and_counted(project, cli):
+    project.write("model.py", INFO_RNN_SOURCE)
+    result = cli("model.py", "--output-format", "concise")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "model.py:9:20: VG201 plain nn.RNN over sequences of unknown length: its gradient vanishes over long "
+        "sequences; use nn.LSTM or nn.GRU (forget-gate bias 1), truncated backpropagation or gradient clipping",
+        "Found 1 finding (1 info) in 1 file checked.",
+    ]
+
+
+def test_fail_on_info_in_the_configuration(project, cli):
+    project.write("model.py", INFO_RNN_SOURCE)
+    project.pyproject('[tool.vglint]\nfail-on = "info"\n')
+    assert cli("model.py").exit_code == 1
+    assert cli("model.py", "--fail-on", "warning").exit_code == 0  # the flag wins
+
+
 def test_exit_zero(project, cli):
     project.mlp()
     result = cli("mlp.py", "--exit-zero", "--output-format", "json")
@@ -342,21 +421,54 @@ def test_internal_error_exits_2_even_with_exit_zero_and_keeps_other_findings(pro
 # --- rules and rule pages --------------------------------------------------------------------------
 
 
+#: Every rule, written out by hand (README, "What it checks"): code, name, default severity.
+RULES = [
+    ("VG001", "syntax-error", "error"),
+    ("VG002", "model-build-failed", "warning"),
+    ("VG101", "saturating-chain", "warning"),
+    ("VG102", "gradient-attenuation", "warning"),
+    ("VG103", "missing-normalization", "warning"),
+    ("VG104", "missing-skip-connection", "warning"),
+    ("VG105", "deep-post-norm-transformer", "warning"),
+    ("VG201", "plain-rnn-long-sequence", "warning"),
+    ("VG202", "rnn-without-gradient-clipping", "warning"),
+    ("VG301", "sigmoid-with-bce-loss", "warning"),
+    ("VG302", "softmax-before-cross-entropy", "warning"),
+    ("VG401", "gradient-cut-in-forward", "warning"),
+    ("VG402", "no-grad-in-forward", "warning"),
+]
+
+
 def test_rules_lists_every_rule(cli):
     result = cli("rules")
     assert result.exit_code == 0
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()}
-    assert set(rows) == ALL_CODES
-    assert {"VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105"} <= ALL_CODES
-    assert rows["VG105"][1:4] == ["deep-post-norm-transformer", "warning", "on"]
-    assert rows["VG001"][1:4] == ["syntax-error", "error", "on"]
+    rows = [line.split()[:4] for line in result.stdout.splitlines()]
+    assert rows == [[code, name, severity, "on"] for code, name, severity in RULES]
+    assert len(rows) == 13
+
+
+def test_rules_registry_is_the_hand_written_list():
+    assert sorted(ALL_CODES) == [code for code, _, _ in RULES]
 
 
 def test_rules_json(cli):
     result = cli("rules", "--output-format", "json")
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
-    assert {row["code"] for row in rows} == ALL_CODES
+    assert [(row["code"], row["name"], row["severity"], row["enabled"]) for row in rows] == [
+        (code, name, severity, True) for code, name, severity in RULES
+    ]
+    options = {row["code"]: row["options"] for row in rows}
+    assert options == {
+        "VG001": {}, "VG002": {},
+        "VG101": {"min-chain": 4},
+        "VG102": {"warn-below": 1e-4, "error-below": 1e-8},
+        "VG103": {"min-layers": 10},
+        "VG104": {"min-layers": 20},
+        "VG105": {"min-layers": 12},
+        "VG201": {"min-seq-len": 100},
+        "VG202": {}, "VG301": {}, "VG302": {}, "VG401": {}, "VG402": {},
+    }  # fmt: skip
     vg105 = next(row for row in rows if row["code"] == "VG105")
     assert vg105["name"] == "deep-post-norm-transformer"
     assert vg105["severity"] == "warning"
