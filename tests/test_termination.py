@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -52,8 +53,33 @@ PATHOLOGICAL = textwrap.dedent(
             for _ in range(40):
                 x = self.a(x) + self.a(x) * x
             return x
+
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Linear(8, 8), nn.Tanh(),
+                nn.Linear(8, 8), nn.Tanh(),
+                nn.Linear(8, 8), nn.Tanh(),
+                nn.Linear(8, 8), nn.Tanh(),
+                nn.Linear(8, 1),
+            )
+
+        def forward(self, x):
+            return self.net(x)
     """
 )
+
+#: What must still come out, written by hand (line, column, code, severity):
+EXPECTED = [
+    # Dense: 300 Linear layers with no normalisation; the dense connections keep the estimate healthy: info.
+    (7, 7, "VG103", "info"),
+    # Halves: 40 applications of one Linear, no norm, no skip (the product is a gate, off the path).
+    (35, 7, "VG103", "warning"),
+    (35, 7, "VG104", "warning"),
+    # Plain, after every pathological model: 4 tanh in a row, at the first nn.Tanh().
+    (49, 30, "VG101", "warning"),
+]
 
 
 def test_pathological_models_finish(tmp_path):
@@ -63,5 +89,9 @@ def test_pathological_models_finish(tmp_path):
         [sys.executable, "-m", "vglint", "check", "--isolated", "--output-format", "json", str(path)],
         capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
+    assert result.returncode == 1, result.stderr
+    got = [(f["location"]["row"], f["location"]["column"], f["code"], f["severity"]) for f in json.loads(result.stdout)]
+    assert got == EXPECTED
+    models = {f["model"] for f in json.loads(result.stdout)}
+    assert models == {"Dense", "Halves", "Plain"}  # Recursive and Spin cannot be built: nothing on a guess
