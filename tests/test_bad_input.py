@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import stat
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import VG105_SOURCE, findings
@@ -127,33 +131,80 @@ def test_unreadable_file_without_vg001_is_a_warning_on_stderr(project, cli):
     assert "broken.py" in result.stderr and "bad.py" in result.stderr
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read a chmod 000 file")
-def test_unreadable_file(project, cli):
-    project.write("good.py", VG105_SOURCE)
-    locked = project.write("locked.py", VG105_SOURCE)
-    locked.chmod(0)
-    try:
-        result = cli(".", *JSON)
-    finally:
-        locked.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    assert result.exit_code == 1
-    got = findings(result)
-    assert GOOD in got
-    assert ("locked.py", 1, 1, "VG001") in got
+def _unprivileged() -> list[str]:
+    """The argv prefix that runs a command as a user a chmod 000 file is closed to: nothing when we are
+    not root; as root (who reads any file), `setpriv` or `runuser` to the unprivileged user `nobody`."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv"):
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    elif shutil.which("runuser"):
+        prefix = ["runuser", "-u", "nobody", "--"]
+    else:
+        pytest.skip("running as root, and neither setpriv nor runuser is there to drop root's rights")
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import vglint"], capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, f"{prefix[0]}: user nobody cannot run {sys.executable} -m vglint: {probe.stderr}"
+    return prefix
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read a chmod 000 folder")
-def test_unreadable_folder_is_a_warning(project, cli):
-    project.write("good.py", VG105_SOURCE)
-    locked = project.root / "locked"
-    project.write("locked/model.py", VG105_SOURCE)
-    locked.chmod(0)
-    try:
-        result = cli(".", *JSON)
-    finally:
-        locked.chmod(stat.S_IRWXU)
-    assert findings(result) == [GOOD]
-    assert "locked" in result.stderr
+@pytest.fixture
+def open_folder():
+    """A folder the unprivileged user can enter (pytest's tmp_path is closed to other users), and the
+    user's view of it: run(*args) runs `python -m vglint ARGS...` there as that user."""
+    prefix = _unprivileged()
+    root = Path(tempfile.mkdtemp(prefix="vglint-perm-"))
+    root.chmod(0o755)
+
+    def run(*args: str):
+        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "VGLINT_DEBUG")}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        done = subprocess.run([*prefix, sys.executable, "-m", "vglint", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return done
+
+    yield root, run
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755) if path.is_dir() else path.chmod(0o644)
+    shutil.rmtree(root)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o755)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)
+    return path
+
+
+def test_unreadable_file(open_folder):
+    root, run = open_folder
+    _write(root / "good.py", VG105_SOURCE)
+    _write(root / "locked.py", VG105_SOURCE).chmod(0)
+    done = run(".", "--isolated", "-j1", *JSON)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    got = json.loads(done.stdout)
+    assert [(f["filename"], f["location"]["row"], f["location"]["column"], f["code"]) for f in got] == [
+        GOOD,
+        ("locked.py", 1, 1, "VG001"),
+    ]
+    locked = got[1]
+    assert locked["severity"] == "error"
+    assert locked["message"].startswith("file cannot be checked: ")
+    assert "Permission denied" in locked["message"]
+
+
+def test_unreadable_folder_is_a_warning(open_folder):
+    root, run = open_folder
+    _write(root / "good.py", VG105_SOURCE)
+    _write(root / "locked" / "model.py", VG105_SOURCE)
+    (root / "locked").chmod(0)
+    done = run(".", "--isolated", "-j1", *JSON)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    got = json.loads(done.stdout)
+    assert [(f["filename"], f["location"]["row"], f["location"]["column"], f["code"]) for f in got] == [GOOD]
+    assert "locked" in done.stderr
 
 
 def test_missing_path_among_good_ones_is_exit_2(project, subprocess_vglint):
