@@ -227,16 +227,16 @@ def test_empty_file_and_empty_folder(project, cli):
 @pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="the simulated crash reaches workers by fork")
 def test_a_crashing_worker_loses_only_its_own_file(project, cli, monkeypatch):
     """A crash in native code kills a worker process; the other files are still reported, the lost one is named."""
-    import vglint.engine
+    from vglint.source.frontend import SourceFrontend
 
-    real_analyse = vglint.engine.analyse
+    real_analyse = SourceFrontend.analyse
 
-    def analyse(module, filename, *args, **kwargs):
+    def analyse(self, filename, *args, **kwargs):
         if filename == "crash.py":
             os._exit(70)  # what a segfault in a parser looks like from outside
-        return real_analyse(module, filename, *args, **kwargs)
+        return real_analyse(self, filename, *args, **kwargs)
 
-    monkeypatch.setattr(vglint.engine, "analyse", analyse)
+    monkeypatch.setattr(SourceFrontend, "analyse", analyse)
     for name in ("a.py", "b.py", "c.py", "d.py"):
         project.write(name, VG105_SOURCE)
     project.write("crash.py", VG105_SOURCE)

@@ -1,7 +1,8 @@
 """Every fixture under fixtures/ produces exactly the findings in its `.expected` sidecar.
 
-A sidecar holds one line per finding, `LINE:COL CODE SEVERITY MESSAGE`, sorted as vglint sorts
-them (an empty file means: no findings). Adding a case is adding two files, no test code.
+A `.expected` sidecar holds one line per finding, `LINE:COL CODE SEVERITY MESSAGE`, sorted as vglint sorts
+them (an empty file means: no findings). Adding a case is adding two files, no test code; its
+`.ir` sidecar (what the front-end understood of each model) is written by `python -m vglint.goldens`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 
 from vglint.config import Settings
 from vglint.engine import check_source, make_rules
+from vglint.goldens import fixture_ir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CASES = sorted(FIXTURES.rglob("*.py"))
@@ -35,3 +37,12 @@ def test_fixture(path: Path):
     assert sidecar.exists(), f"{sidecar.name} is missing: every fixture records its expected findings"
     expected = [line for line in sidecar.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert render(path) == expected
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.relative_to(FIXTURES).as_posix() for p in CASES])
+def test_fixture_ir(path: Path):
+    """What the front-end understood of each model matches the `.ir` sidecar (`python -m vglint.goldens`
+    rewrites them after a deliberate change; read the diff)."""
+    sidecar = path.with_suffix(".ir")
+    assert sidecar.exists(), f"{sidecar.name} is missing: run `python -m vglint.goldens`"
+    assert fixture_ir(path) == sidecar.read_text(encoding="utf-8")

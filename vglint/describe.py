@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from vglint.config import Settings
-from vglint.engine import discover, display_name, on_deep_stack, parse
+from vglint.engine import discover, display_name, on_deep_stack
 from vglint.estimate import estimated_attenuation
 from vglint.ir import Kind, Layer, Marker, ModelGraph, compress, saturating_chains
-from vglint.source.frontend import analyse
+from vglint.source.frontend import analyse_module
+from vglint.source.parse import parse
 
 
 def describe(graph: ModelGraph, filename: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str,
             problems.append(f"{name}:{failure[0].line}: cannot parse: {failure[1]}")
             continue
         try:
-            models.extend(on_deep_stack(lambda m=module, n=name: [describe(g, n) for g in analyse(m, n).models]))
+            models.extend(on_deep_stack(lambda m=module, n=name: [describe(g, n) for g in analyse_module(m, n).models]))
         except RecursionError:
             problems.append(f"{name}: nesting too deep to analyse")
     return models, problems

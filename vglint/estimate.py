@@ -15,35 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vglint.ir import Kind, Layer, Merge, Path
+from vglint.ir import Kind, Layer, Merge, MergeKind, Path
+from vglint.layers import ACTIVATION_GAIN
 
 #: fan_in * Var(W) of PyTorch's default Linear/Conv init, kaiming_uniform_(a=sqrt(5)).
 DEFAULT_INIT_GAIN = 1.0 / 3.0
-
-#: E[phi'(h)^2]. Saturating activations take their value near h = 0, where default init keeps
-#: pre-activations (sigmoid 1/16, tanh 1: the design's checked cases); the others are scale-free
-#: (ReLU) or taken at unit-variance inputs, as behind a normalisation.
-ACTIVATION_GAIN = {
-    "sigmoid": 1 / 16,
-    "hardsigmoid": 1 / 36,
-    "logsigmoid": 1 / 4,
-    "tanh": 1.0,
-    "hardtanh": 1.0,
-    "softsign": 1.0,
-    "relu": 0.5,
-    "relu6": 0.5,
-    "leaky_relu": (1 + 0.01**2) / 2,
-    "rrelu": (1 + 0.23**2) / 2,
-    "prelu": (1 + 0.25**2) / 2,
-    "elu": 0.67,
-    "celu": 0.67,
-    "selu": 1.07,
-    "gelu": 0.46,
-    "silu": 0.38,
-    "hardswish": 0.38,
-    "mish": 0.48,
-    "softplus": 0.29,
-}
 
 
 @dataclass(frozen=True)
@@ -105,7 +81,7 @@ def _walk(path: Path, walk: _Walk, memo: dict) -> _Walk:
                 seen = seen or inner.seen_weight
                 if best is None or inner.weights > best.weights:
                     best = inner
-            if step.kind == "other" and best is not None:  # a product of branches: follow the deepest
+            if step.kind is MergeKind.OTHER and best is not None:  # a product of branches: follow the deepest
                 total = best.product * best.pending if best.weights else best.pending
             walk.product *= walk.pending * max(total, 1e-300)
             walk.pending = 1.0
@@ -119,7 +95,7 @@ def _walk(path: Path, walk: _Walk, memo: dict) -> _Walk:
         elif step.kind is Kind.ACTIVATION:
             factor = ACTIVATION_GAIN.get(step.op, 1.0)
             walk.pending *= factor
-        elif step.kind in (Kind.WEIGHT, Kind.RECURRENT, Kind.BLOCK):
+        elif step.kind.counts_as_depth:
             walk.weights += 1
             if not walk.seen_weight:
                 walk.seen_weight = True

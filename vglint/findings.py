@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 class Severity(enum.IntEnum):
@@ -45,6 +45,33 @@ class Span:
     @classmethod
     def at(cls, line: int, column: int = 1) -> Span:
         return cls(line, column, line, column)
+
+
+class Site(Protocol):
+    """Where a fact comes from: what the rules need of a place in the source, from any front-end.
+
+    `span` and `text` may be computed lazily (the source front-end resolves positions only for
+    files with a finding). `local` is False for a place in another file than the one checked (a
+    block defined in a sibling module): a finding about it is reported at its model instead.
+    """
+
+    @property
+    def span(self) -> Span: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def local(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class FixedSite:
+    """A site whose span and text are known up front (the graph front-end, tests)."""
+
+    span: Span
+    text: str = ""
+    local: bool = True
 
 
 @dataclass

@@ -13,61 +13,110 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Union
+from typing import Union
 
-from vglint.findings import Span
+from vglint.findings import Site, Span
+from vglint.layers import SATURATING, Kind
+
+__all__ = ["Kind", "Cut", "MergeKind", "Recurrent", "TransformerStack", "Layer", "Merge", "Step", "Path",
+           "Gap", "Reason", "ModelGraph", "Marker"]  # fmt: skip
 
 
-class Kind(enum.Enum):
-    WEIGHT = "weight"  # Linear, Conv*, Bilinear, Embedding: a learned matrix on the path
-    ACTIVATION = "activation"
-    NORM = "norm"
-    RECURRENT = "recurrent"  # RNN/LSTM/GRU and their cells
-    BLOCK = "block"  # a library block with its own norm and skips (nn.TransformerEncoder, ...)
-    CUT = "cut"  # detach(), .data, no_grad: no gradient flows back through it
-    OTHER = "other"  # pooling, dropout, reshapes: no effect on the gradient's scale we model
+class Cut(enum.Enum):
+    """Why no gradient flows back through a CUT layer; the value is how messages name it."""
+
+    DETACH = "detach()"
+    DETACH_INPLACE = "detach_()"
+    DATA = ".data"
+    ITEM = "item()"
+    TOLIST = "tolist()"
+    NUMPY = "numpy()"
+    TENSOR = "torch.tensor()"
+    AS_TENSOR = "torch.as_tensor()"
+    NO_GRAD = "torch.no_grad()"
+    INFERENCE_MODE = "torch.inference_mode()"
+    GRAD_DISABLED = "torch.set_grad_enabled(False)"
+
+    @property
+    def is_region(self) -> bool:
+        """A no-grad region (a `with` block or decorator) rather than an expression."""
+        return self in (Cut.NO_GRAD, Cut.INFERENCE_MODE, Cut.GRAD_DISABLED)
+
+
+class MergeKind(enum.Enum):
+    ADD = "add"  # a residual: x + f(x)
+    CONCAT = "concat"  # a dense connection: torch.cat([x, f(x)])
+    OTHER = "other"  # any other meeting of branches, e.g. a product
 
     def __str__(self) -> str:
         return self.value
 
 
-#: Activations whose derivative is small away from zero: chains of them vanish.
-SATURATING = frozenset({"sigmoid", "tanh", "hardtanh", "softsign", "hardsigmoid", "logsigmoid"})
+@dataclass(frozen=True)
+class Recurrent:
+    """Settings of an RNN/LSTM/GRU (or cell); None where the code does not show them."""
+
+    num_layers: int | None = 1
+    nonlinearity: str | None = "tanh"
+    batch_first: bool = False
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
+class TransformerStack:
+    """`num_layers` and `norm_first` of an nn.Transformer* block, None where not known."""
+
+    num_layers: int | None
+    norm_first: bool | None
+    num_encoder_layers: int | None = None  # nn.Transformer only
+    num_decoder_layers: int | None = None
+
+
+@dataclass(eq=False)
 class Layer:
-    """One operation on the path, with the source span that created (or applied) it.
+    """One operation on the path, with the site that created (or applied) it.
 
     `init_gain` is fan_in * Var(W) of a weight layer: None means PyTorch's default init
-    (kaiming_uniform_ with a=sqrt(5), which gives 1/3).
+    (kaiming_uniform_ with a=sqrt(5), which gives 1/3). `name` is the module's attribute path in
+    its model (`encoder.0`), None for a functional op, which has no parameters of its own.
+    `frozen` says its parameters do not require grad; `foreign` that it is a block imported from
+    code vglint cannot see (it may normalise or skip inside).
     """
 
     kind: Kind
     op: str
-    site: Any  # a Span, or an object whose .span is one (computed only when a finding needs it)
+    site: Site
     fan_in: int | None = None
     fan_out: int | None = None
     init_gain: float | None = None
     init_name: str | None = None
-    attrs: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    frozen: bool = False
+    foreign: bool = False
+    recurrent: Recurrent | None = None  # Kind.RECURRENT
+    transformer: TransformerStack | None = None  # Kind.BLOCK of the nn.Transformer family
+    cut: Cut | None = None  # Kind.CUT
 
     @property
     def span(self) -> Span:
-        return self.site if isinstance(self.site, Span) else self.site.span
+        return self.site.span
 
     @property
     def is_saturating(self) -> bool:
         return self.kind is Kind.ACTIVATION and self.op in SATURATING
 
+    @property
+    def is_trainable(self) -> bool:
+        """A module with parameters that still require grad (functional ops have none of their own)."""
+        return self.name is not None and not self.frozen and self.kind.has_parameters
+
 
 @dataclass(frozen=True, eq=False)
 class Merge:
-    """Branches meeting again: `add` (residual), `concat` (dense) or `other` (e.g. a product)."""
+    """Branches meeting again: a residual add, a dense concatenation or another meeting (a product)."""
 
-    kind: str
+    kind: MergeKind
     branches: tuple[Path, ...]
-    site: Any
+    site: Site
 
     @cached_property
     def branch_weights(self) -> tuple[int, ...]:
@@ -82,7 +131,7 @@ class Merge:
     @property
     def is_skip(self) -> bool:
         """A residual or dense connection: one branch is a shorter route for the gradient."""
-        if self.kind not in ("add", "concat") or len(self.branches) < 2:
+        if self.kind is MergeKind.OTHER or len(self.branches) < 2:
             return False
         depths = self.branch_weights
         return min(depths) < max(depths) or any(len(b) == 0 for b in self.branches)
@@ -105,7 +154,7 @@ def count_weights(path: Path) -> int:
     for step in path:
         if isinstance(step, Merge):
             total += max(step.branch_weights, default=0)
-        elif step.kind in (Kind.WEIGHT, Kind.RECURRENT, Kind.BLOCK):
+        elif step.kind.counts_as_depth:
             total += 1
     return total
 
@@ -140,7 +189,7 @@ def saturating_chains(items: list[Layer | Marker]) -> list[list[Layer]]:
     for item in [*items, None]:
         if isinstance(item, Layer) and item.is_saturating:
             chain.append(item)
-        elif isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.OTHER) and not item.attrs.get("foreign"):
+        elif isinstance(item, Layer) and item.kind in (Kind.WEIGHT, Kind.EMBEDDING, Kind.OTHER) and not item.foreign:
             continue
         else:
             if chain:
@@ -205,25 +254,77 @@ def compress(items: list[Layer | Marker]) -> str:
     return _repeat(_tokens(items))
 
 
+class Effect(enum.Enum):
+    """What a gap does to the rules: an `uncertain` model may hide a layer (absence rules stay
+    silent); an `approximate` one has a path guessed from declaration order (lower severity)."""
+
+    UNCERTAIN = "uncertain"
+    APPROXIMATE = "approximate"
+
+
+class Gap(enum.Enum):
+    """Why part of a model was not understood; the value is how the coverage report says it."""
+
+    UNRESOLVED_LAYER = (Effect.UNCERTAIN, "a call that may make a layer could not be resolved")
+    UNKNOWN_CALL_ON_TENSOR = (Effect.UNCERTAIN, "an unknown callable is applied to a tensor")
+    UNKNOWN_BRANCH = (Effect.UNCERTAIN, "a branch depends on a value that is not known")
+    UNRUNNABLE_LOOP = (Effect.UNCERTAIN, "a loop that builds layers could not be run")
+    UNKNOWN_CONTAINER_ITEM = (Effect.UNCERTAIN, "a container holds a value that could not be resolved")
+    OPAQUE_BLOCK = (Effect.UNCERTAIN, "an imported block whose code vglint cannot see")
+    FORWARD_LOOP = (Effect.APPROXIMATE, "a loop in forward could not be followed")
+    NO_FORWARD = (Effect.APPROXIMATE, "the module has no forward method vglint can follow")
+    FORWARD_LOST = (Effect.APPROXIMATE, "forward returned no tensor that vglint could follow")
+
+    @property
+    def effect(self) -> Effect:
+        return self.value[0]
+
+    @property
+    def description(self) -> str:
+        return self.value[1]
+
+
+@dataclass(frozen=True, eq=False)
+class Reason:
+    """One gap in what a front-end understood of a model, and where it is."""
+
+    gap: Gap
+    site: Site
+
+    @property
+    def effect(self) -> Effect:
+        return self.gap.effect
+
+
 @dataclass
 class ModelGraph:
-    """One model: its name, where it is defined, its input-to-output path and every layer it declares.
+    """One model: its name, where it is defined, its deepest input-to-output path, the paths of all
+    its outputs, and every layer it declares.
 
-    `approximate` is set when `forward` could not be followed and the path is the declaration order;
-    `uncertain` when something that may have been a layer could not be resolved, so the absence
-    of a normalisation or a skip on the path proves nothing.
+    `reasons` lists what could not be understood; they make the model `approximate` (`forward`
+    could not be followed and the path is the declaration order) or `uncertain` (something that may
+    have been a layer could not be resolved, so the absence of a normalisation or a skip on the path
+    proves nothing).
     """
 
     name: str
-    site: Any
+    site: Site
     path: Path
     declared: list[Layer] = field(default_factory=list)
-    approximate: bool = False
-    uncertain: bool = False
+    reasons: list[Reason] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)  # every tensor it returns; `path` is the deepest
+
+    @property
+    def approximate(self) -> bool:
+        return any(reason.effect is Effect.APPROXIMATE for reason in self.reasons)
+
+    @property
+    def uncertain(self) -> bool:
+        return any(reason.effect is Effect.UNCERTAIN for reason in self.reasons)
 
     @property
     def span(self) -> Span:
-        return self.site if isinstance(self.site, Span) else self.site.span
+        return self.site.span
 
     @property
     def deepest(self) -> list[Layer | Marker]:

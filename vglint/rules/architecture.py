@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from vglint.estimate import estimated_attenuation
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, Marker, ModelGraph, saturating_chains
+from vglint.layers import TRANSFORMER_LAYERS
 from vglint.rules.base import Option, Rule, located
 
 _APPROXIMATE = " (forward not followed: layers in declaration order)"
@@ -23,7 +24,7 @@ def _note(graph: ModelGraph) -> str:
 
 
 def weight_layers(items: list[Layer | Marker]) -> list[Layer]:
-    return [i for i in items if isinstance(i, Layer) and i.kind in (Kind.WEIGHT, Kind.RECURRENT, Kind.BLOCK)]
+    return [i for i in items if isinstance(i, Layer) and i.kind.counts_as_depth]
 
 
 class SaturatingChain(Rule):
@@ -410,15 +411,16 @@ class DeepPostNormTransformer(Rule):
         minimum = self.settings["min-layers"]
         loose: list[Layer] = []
         for layer in graph.declared:
-            if layer.kind is not Kind.BLOCK or layer.attrs.get("norm_first") is not False:
+            stack = layer.transformer
+            if stack is None or stack.norm_first is not False:
                 continue
-            if layer.op in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
+            if layer.op in TRANSFORMER_LAYERS:
                 loose.append(layer)
                 continue
-            layers = layer.attrs.get("num_layers")
+            layers = stack.num_layers
             if isinstance(layers, int) and layers >= minimum:
                 yield self.finding(ctx.filename, located(layer, graph), model=graph.name, num_layers=layers, stack=layer.op)
-        for op in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
+        for op in sorted(TRANSFORMER_LAYERS):
             same = [layer for layer in loose if layer.op == op]
             if len(same) >= minimum:
                 yield self.finding(ctx.filename, located(same[0], graph), model=graph.name, num_layers=len(same), stack=op)

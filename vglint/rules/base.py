@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from vglint.findings import Finding, Severity, Span
 
 if TYPE_CHECKING:
+    from vglint.analysis import FileAnalysis
     from vglint.ir import ModelGraph
-    from vglint.source.frontend import FileContext
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Option:
 def located(layer: Any, graph: ModelGraph) -> Span:
     """Where a finding about `layer` goes: the layer's own span, or the model's when the layer was
     made in another module of the package (its span is in that other file)."""
-    return layer.span if getattr(layer.site, "local", True) else graph.span
+    return layer.span if layer.site.local else graph.span
 
 
 class Rule:
@@ -73,12 +73,12 @@ class Rule:
     def url(cls) -> str:
         return f"rules/{cls.code}.md"
 
-    def check_file(self, ctx: FileContext) -> Iterable[Finding]:
+    def check_file(self, ctx: FileAnalysis) -> Iterable[Finding]:
         """Findings for one file; the default asks `check_model` about each model in it."""
         for graph in ctx.models:
             yield from self.check_model(graph, ctx)
 
-    def check_model(self, graph: ModelGraph, ctx: FileContext | None) -> Iterator[Finding]:
+    def check_model(self, graph: ModelGraph, ctx: FileAnalysis | None) -> Iterator[Finding]:
         return iter(())
 
     def finding(

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, Merge, ModelGraph, Path
 from vglint.rules.base import Rule, located
 
-NO_GRAD_CONTEXTS = ("torch.no_grad()", "torch.inference_mode()", "torch.set_grad_enabled(False)")
 
+def cut_layers(outputs: Iterable[Path]) -> dict[Layer, list[Layer]]:
+    """For each gradient cut, the trainable layers that reach the model's outputs only through it.
 
-def _trainable(layer: Layer, frozen_sites: set) -> bool:
-    """A module with parameters that still require grad (functional ops have none of their own)."""
-    if "name" not in layer.attrs or layer.attrs.get("frozen") or getattr(layer.site, "node", None) in frozen_sites:
-        return False
-    return layer.kind in (Kind.WEIGHT, Kind.NORM, Kind.RECURRENT, Kind.BLOCK)
-
-
-def cut_layers(path: Path, frozen_sites: set) -> dict[Layer, list[Layer]]:
-    """For each gradient cut on `path`, the trainable layers that reach the output only through it.
-
-    Walking backward from the output, a cut makes every earlier layer of its route dead; a merge
-    keeps the route before it alive if any branch is (the straight-through `x + (q - x).detach()`).
+    Walking backward from each output, a cut makes every earlier layer of its route dead; a merge
+    keeps the route before it alive if any branch is (the straight-through `x + (q - x).detach()`),
+    and a layer that reaches any output without a cut (a loss returned beside the prediction) is alive.
     """
     dead: dict[Layer, list[Layer]] = {}
     live: set[int] = set()
@@ -41,14 +33,15 @@ def cut_layers(path: Path, frozen_sites: set) -> dict[Layer, list[Layer]]:
                 killer = None if any(k is None for k in outcomes) else outcomes[0]
             elif step.kind is Kind.CUT:
                 killer = killer or step
-            elif _trainable(step, frozen_sites):
+            elif step.is_trainable:
                 if killer is None:
                     live.add(id(step))
                 else:
                     dead.setdefault(killer, []).append(step)
         return killer
 
-    visit(path, None)
+    for path in outputs:
+        visit(path, None)
     result: dict[Layer, list[Layer]] = {}
     for killer, layers in dead.items():
         names: list[Layer] = []
@@ -61,7 +54,7 @@ def cut_layers(path: Path, frozen_sites: set) -> dict[Layer, list[Layer]]:
 
 
 def layer_list(layers: list[Layer]) -> str:
-    names = list(dict.fromkeys(layer.attrs["name"] for layer in layers))
+    names = list(dict.fromkeys(layer.name for layer in layers))
     if len(names) <= 3:
         return ", ".join(names)
     return f"{', '.join(names[:3])} and {len(names) - 3} more"
@@ -69,11 +62,11 @@ def layer_list(layers: list[Layer]) -> str:
 
 def _cut_findings(rule: Rule, graph: ModelGraph, ctx, no_grad: bool, evidence_key: str) -> Iterator[Finding]:
     """VG401 reports the cuts made by expressions, VG402 those made by no-grad regions."""
-    for killer, layers in cut_layers(graph.path, ctx.facts.frozen_sites).items():
-        if (killer.op in NO_GRAD_CONTEXTS) != no_grad:
+    for killer, layers in cut_layers(graph.outputs or [graph.path]).items():
+        if killer.cut is None or killer.cut.is_region != no_grad:
             continue
-        yield rule.finding(ctx.filename, located(killer, graph), model=graph.name, **{evidence_key: killer.op},
-                           layers=[layer.attrs["name"] for layer in layers], _layers=layer_list(layers))  # fmt: skip
+        yield rule.finding(ctx.filename, located(killer, graph), model=graph.name, **{evidence_key: killer.cut.value},
+                           layers=[layer.name for layer in layers], _layers=layer_list(layers))  # fmt: skip
 
 
 class GradientCutInForward(Rule):

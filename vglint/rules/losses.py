@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vglint.findings import Finding, Severity
+from vglint.layers import LOSS_CLASSES, LOSS_FUNCTIONS
 from vglint.rules.base import Rule
 
-_LOGITS_VERSION = {"nn.BCELoss": "nn.BCEWithLogitsLoss", "F.binary_cross_entropy": "F.binary_cross_entropy_with_logits"}
+
+def _logits_version(called_as: str) -> str:
+    """`nn.BCEWithLogitsLoss` for `nn.BCELoss`, `F.binary_cross_entropy_with_logits` for the functional."""
+    prefix, _, name = called_as.partition(".")
+    if prefix == "nn":
+        return f"nn.{LOSS_CLASSES[name].instead[0]}"
+    return f"F.{LOSS_FUNCTIONS[name].instead[1]}"
 
 
 class SigmoidWithBCELoss(Rule):
@@ -64,10 +71,9 @@ class SigmoidWithBCELoss(Rule):
     summary = "a sigmoid output fed to BCELoss instead of the logits version"
 
     def check_file(self, ctx) -> Iterator[Finding]:
-        for use in ctx.facts.loss_uses:
+        for use in ctx.training.loss_uses:
             if use.produced_by == "sigmoid":
-                yield self.finding(ctx.filename, ctx.locator.span(use.node), loss=use.loss,
-                                   replacement=_LOGITS_VERSION[use.loss])  # fmt: skip
+                yield self.finding(ctx.filename, use.site.span, loss=use.loss, replacement=_logits_version(use.loss))
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -123,6 +129,6 @@ class SoftmaxBeforeCrossEntropy(Rule):
     summary = "softmax probabilities fed to CrossEntropyLoss, which applies log-softmax itself"
 
     def check_file(self, ctx) -> Iterator[Finding]:
-        for use in ctx.facts.loss_uses:
+        for use in ctx.training.loss_uses:
             if use.produced_by == "softmax":
-                yield self.finding(ctx.filename, ctx.locator.span(use.node), loss=use.loss)
+                yield self.finding(ctx.filename, use.site.span, loss=use.loss)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, ModelGraph
+from vglint.layers import NN_CLASSES, PLAIN_RECURRENT
 from vglint.rules.base import Option, Rule, located
 
 
@@ -14,17 +15,17 @@ def _known_length(layer: Layer, graph: ModelGraph, ctx) -> tuple[int, str] | Non
     model in the file (its time dimension), or the largest length-named constant."""
     if ctx.sequence_length:
         return ctx.sequence_length, "sequence-length in [tool.vglint]"
-    node = getattr(layer.site, "node", None)
-    fed = ctx.facts.fed_shapes.get(graph.name, []) + ctx.facts.fed_shapes.get(node, [])
-    time_dim = 1 if layer.attrs.get("batch_first") or layer.op == "RNNCell" else 0
-    for shape, made_by in fed:
+    training = ctx.training
+    fed = training.fed_shapes.get(graph.name, []) + training.fed_shapes.get(layer.site, [])
+    time_dim = 1 if (layer.recurrent is not None and layer.recurrent.batch_first) or layer.op == "RNNCell" else 0
+    for tensor in fed:
+        shape, made_by = tensor.shape, tensor.made_by
         if len(shape) > time_dim and isinstance(shape[time_dim], int) and made_by is not None:
-            text = ctx.module.code_for_node(made_by)
-            return shape[time_dim], f"{text}, line {ctx.locator.span(made_by).line}"
-    constants = ctx.training.length_constants
+            return shape[time_dim], f"{made_by.text}, line {made_by.span.line}"
+    constants = training.length_constants
     if constants:
         best = max(constants, key=lambda c: c.value)
-        return best.value, f"{best.name} = {best.value}, line {ctx.locator.span(best.node).line}"
+        return best.value, f"{best.name} = {best.value}, line {best.site.span.line}"
     return None
 
 
@@ -100,7 +101,7 @@ class PlainRNNLongSequence(Rule):
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
         for layer in graph.declared:
-            if layer.kind is not Kind.RECURRENT or layer.op not in ("RNN", "RNNCell"):
+            if layer.kind is not Kind.RECURRENT or layer.op not in PLAIN_RECURRENT:
                 continue
             known = _known_length(layer, graph, ctx)
             rnn = f"nn.{layer.op}"
@@ -180,12 +181,12 @@ class RNNWithoutGradientClipping(Rule):
         if training.recurrent is None or training.clipping_configured:
             return
         recurrent = {g.name for g in ctx.models if any(layer.kind is Kind.RECURRENT for layer in g.declared)}
-        recurrent |= {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+        recurrent |= {name for name, op in NN_CLASSES.items() if op.kind is Kind.RECURRENT}
         other_models = any(
             g.declared and not any(layer.kind is Kind.RECURRENT for layer in g.declared) for g in ctx.models
         )
         for loop in training.loops:
             # In a file with other models too (d2l's library), the loop must refer to a recurrent one.
             if not loop.clips and (not other_models or loop.names & recurrent):
-                yield self.finding(ctx.filename, ctx.locator.span(loop.backward), function=loop.name,
+                yield self.finding(ctx.filename, loop.backward.span, function=loop.name,
                                    rnn=training.recurrent)  # fmt: skip

@@ -1,71 +1,39 @@
-"""The libcst front-end: source text in, a `FileContext` with the file's `ModelGraph`s out."""
+"""The libcst front-end: source bytes in, a `FileAnalysis` with the file's `ModelGraph`s and
+training facts out. It never imports or runs the code it reads."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
-from vglint.findings import Span
-from vglint.ir import Kind, ModelGraph, count_weights
-from vglint.source.interpret import (
+from vglint.analysis import FileAnalysis
+from vglint.ir import Kind, ModelGraph, count_weights, iter_layers
+from vglint.layers import CONTAINERS, NN_CLASSES
+from vglint.source.interpret import Interpreter
+from vglint.source.names import import_table
+from vglint.source.parse import parse
+from vglint.source.sites import Locator, NodeSite
+from vglint.source.training import run_training_code, scan_training_code
+from vglint.source.values import (
     FuncRef,
-    FunctionReturn,
     Instance,
-    Interpreter,
     ModuleObj,
-    NodeSite,
     OutOfBudget,
     Tensor,
-    TrainingFacts,
     flatten_values,
-    is_main_guard,
 )
-from vglint.source.names import CONTAINERS, NN_LAYERS, import_table
-from vglint.source.training import TrainingCode, scan_training_code
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
-
-
-class Locator:
-    """Source spans of nodes, computed once per file and only if some finding needs one."""
-
-    def __init__(self, module: cst.Module) -> None:
-        self.module = module
-        self._positions: Any = None
-
-    def span(self, node: cst.CSTNode) -> Span:
-        if self._positions is None:
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        position = self._positions.get(node)
-        if position is None:
-            return Span.at(1, 1)
-        return Span(position.start.line, position.start.column + 1, position.end.line, position.end.column + 1)
-
-
-@dataclass
-class FileContext:
-    """What rules may read about one file."""
-
-    filename: str
-    module: cst.Module
-    models: list[ModelGraph] = field(default_factory=list)
-    locator: Locator | None = None
-    internal_errors: list[str] = field(default_factory=list)
-    training: TrainingCode = field(default_factory=TrainingCode)
-    facts: TrainingFacts = field(default_factory=TrainingFacts)
-    sequence_length: int | None = None  # `sequence-length` in [tool.vglint]
 
 
 def _is_model_value(value: Any) -> bool:
     if isinstance(value, Instance):
         return True
     if isinstance(value, ModuleObj):
-        spec = NN_LAYERS.get(value.cls)
+        spec = NN_CLASSES.get(value.cls)
         return value.cls in CONTAINERS or (spec is not None and spec.kind in (Kind.BLOCK, Kind.RECURRENT))
     return False
 
@@ -80,21 +48,22 @@ def _required_forward_params(interp: Interpreter, value: Any) -> int:
     return max(1, sum(1 for p in params if p.default is None))
 
 
-def _model_graph(interp: Interpreter, name: str, site: Any, value: Any, approximate: bool) -> ModelGraph:
-    """Run the model's forward on symbolic inputs and keep the output's path."""
+def _model_graph(interp: Interpreter, name: str, site: Any, value: Any) -> ModelGraph:
+    """Run the model's forward on symbolic inputs and keep the output's path; the model's reasons
+    are what the interpreter could not understand since the model's construction began."""
     interp.reset_budget()
-    interp.approximate = approximate
     # root 0 is the model's input; other required inputs (masks, hidden states) are roots of their own
     inputs = [Tensor((), 0)] + [interp.fresh_batch() for _ in range(_required_forward_params(interp, value) - 1)]
     result = interp.apply(value, inputs, {}, getattr(value, "node", None))
     outputs = [v for v in flatten_values(result) if isinstance(v, Tensor) and v.root == 0]
-    path = max((t.path for t in outputs), key=count_weights, default=())
+    # the path rules judge depth by is the deepest prediction; a loss returned beside it is not one
+    path = max((t.path for t in outputs if "loss" not in t.tags), key=count_weights, default=())
     if isinstance(value, ModuleObj) and value.cls not in CONTAINERS:
         declared = [interp.lower(value)]  # a module-level layer (an nn.TransformerEncoder) is its own model
     else:
         declared = [interp.lower(m) for m in interp.leaves(value)]
-    return ModelGraph(name=name, site=site, path=path, declared=declared, approximate=interp.approximate,
-                      uncertain=interp.uncertain)  # fmt: skip
+    return ModelGraph(name=name, site=site, path=path, declared=declared, reasons=list(interp.reasons),
+                      outputs=[t.path for t in outputs])  # fmt: skip
 
 
 def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
@@ -135,8 +104,8 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             if _is_model_value(value):
                 if isinstance(value, Instance):
                     built_classes.add(value.cls.name)
-                interp.uncertain = False
-                guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v, False))
+                interp.reasons = []
+                guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v))
 
     for name, info in interp.classes.items():
         if name in built_classes or not interp.is_module_class(info):
@@ -144,9 +113,9 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
         def make(info=info):
             interp.reset_budget()
-            interp.approximate = interp.uncertain = False
+            interp.reasons = []
             instance = interp.instantiate(info, [], {}, info.node)
-            return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance, interp.approximate)
+            return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance)
 
         guarded(name, make)
 
@@ -157,11 +126,11 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
         def make_from_factory(function=function):
             interp.reset_budget()
-            interp.approximate = interp.uncertain = False
+            interp.reasons = []
             value = interp.call_function(FuncRef(function), [], {})
             if not _is_model_value(value):
                 return None
-            return _model_graph(interp, function.name.value, NodeSite(function.name, locator), value, interp.approximate)
+            return _model_graph(interp, function.name.value, NodeSite(function.name, locator), value)
 
         guarded(name, make_from_factory)
     return graphs, errors
@@ -178,59 +147,39 @@ def _returns_value(function: cst.FunctionDef) -> bool:
     )
 
 
-def run_training_code(interp: Interpreter, training: TrainingCode) -> list[str]:
-    """Interpret the file's training code for the facts the loss and recurrent rules need: the
-    `__main__` block, every top-level function that calls `.backward()` (its parameters are
-    symbolic tensors), and the `training_step` of Lightning modules. Loops run once, on symbolic
-    batches; the functions they call run as they are called."""
-    interp.backward_functions = training.backward_functions
-    interp.training_code = True
-    errors: list[str] = []
-    entries: list[tuple[str, Any]] = []
-    for statement in interp.module.body:
-        if isinstance(statement, cst.If) and is_main_guard(statement):
-            entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
-    def standalone(function: cst.FunctionDef) -> None:
-        """A training function called by no one in the file: its parameters are symbolic tensors."""
-        count = len([*function.params.posonly_params, *function.params.params])
-        interp.call_function(FuncRef(function), [interp.fresh_batch() for _ in range(count)], {})
-
-    for name, function in interp.functions.items():
-        if function in training.backward_functions:  # what the loss rules need; helpers run when called
-            entries.append((name, lambda f=function: standalone(f)))
-    for name, info in interp.classes.items():
-        if "training_step" in info.methods and interp.is_module_class(info):
-            def step(info=info):
-                instance = interp.instantiate(info, [], {}, info.node)
-                method = info.methods["training_step"]
-                interp.backward_functions = interp.backward_functions | {method}
-                batch = (interp.fresh_batch(), interp.fresh_batch())
-                interp.call_function(FuncRef(method, instance, info), [batch, 0], {})
-            entries.append((f"{name}.training_step", step))
-    for label, run in entries:
-        interp.reset_budget()
-        interp.training_code = True
-        try:
-            run()
-        except (OutOfBudget, RecursionError, FunctionReturn):
-            continue
-        except Exception as error:  # the front-end must never crash on user code
-            if DEBUG:
-                raise
-            errors.append(f"training code {label}: {type(error).__name__}: {error}")
-    interp.training_code = False
-    return errors
+def _mark_frozen(models: list[ModelGraph], frozen_sites: set[cst.CSTNode]) -> None:
+    """Freezing is recorded by construction site, since training code freezes its own instance of
+    a model (`model.encoder.requires_grad_(False)` in `main()`): mark the models' layers made there."""
+    if not frozen_sites:
+        return
+    for graph in models:
+        for layer in [*iter_layers(graph.path), *graph.declared]:
+            if isinstance(layer.site, NodeSite) and layer.site.node in frozen_sites:
+                layer.frozen = True
 
 
-def analyse(module: cst.Module, filename: str, sequence_length: int | None = None, text: str | None = None) -> FileContext:
+def analyse_module(module: cst.Module, filename: str, text: str | None = None) -> FileAnalysis:
     """`text` is the module's source, if the caller has it: it lets cheap text checks skip work."""
+    text = module.code if text is None else text
     locator = Locator(module)
     imports = import_table(module)
     interp = Interpreter(module, imports, locator, filename)
     models, errors = build_models(interp, locator)
-    training = scan_training_code(module, imports, module.code if text is None else text)
-    errors += run_training_code(interp, training)
+    facts = interp.facts
+    backward_functions = scan_training_code(module, imports, text, facts, interp.site)
+    errors += run_training_code(interp, backward_functions)
     seen: set[int] = set()
-    interp.facts.loss_uses = [u for u in interp.facts.loss_uses if id(u.node) not in seen and not seen.add(id(u.node))]
-    return FileContext(filename=filename, module=module, models=models, locator=locator, internal_errors=errors,
-                       training=training, facts=interp.facts, sequence_length=sequence_length)  # fmt: skip
+    facts.loss_uses = [u for u in facts.loss_uses if id(u.site) not in seen and not seen.add(id(u.site))]
+    _mark_frozen(models, interp.frozen_sites)
+    return FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors)
+
+
+class SourceFrontend:
+    """The `Frontend` that reads source text with libcst."""
+
+    def analyse(self, filename: str, source: bytes) -> FileAnalysis:
+        module, failure = parse(source, filename)
+        if module is None:
+            return FileAnalysis(filename=filename, text=source.decode("utf-8", errors="replace"), unreadable=failure)
+        text = source.decode(module.encoding, errors="replace")  # not module.code: that re-generates the file
+        return analyse_module(module, filename, text)

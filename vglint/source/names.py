@@ -1,4 +1,4 @@
-"""Name resolution from a per-file import table, and what vglint knows about `torch` names.
+"""Name resolution from a per-file import table.
 
 libcst's QualifiedNameProvider costs about 8x the parse itself; an import table built from the
 module's own import statements answers the questions vglint asks (what does `nn.Sigmoid` or
@@ -7,11 +7,7 @@ module's own import statements answers the questions vglint asks (what does `nn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import libcst as cst
-
-from vglint.ir import Kind
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:
@@ -76,64 +72,3 @@ def canonical(qualified: str) -> str:
     if qualified.startswith("torch.nn.functional."):
         return "F." + parts[-1]
     return qualified
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    kind: Kind
-    op: str
-
-
-def _specs(kind: Kind, names: str, op: str | None = None) -> dict[str, LayerSpec]:
-    return {name: LayerSpec(kind, op or name) for name in names.split()}
-
-
-#: `torch.nn` classes by name: what each one is on a gradient path.
-NN_LAYERS: dict[str, LayerSpec] = {
-    **_specs(Kind.WEIGHT, "Linear LazyLinear Bilinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d"),
-    **_specs(Kind.WEIGHT, "ConvTranspose3d LazyConv1d LazyConv2d LazyConv3d MultiheadAttention"),
-    **_specs(Kind.NORM, "BatchNorm1d BatchNorm2d BatchNorm3d LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d"),
-    **_specs(Kind.NORM, "SyncBatchNorm LayerNorm GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d RMSNorm"),
-    **_specs(Kind.NORM, "LocalResponseNorm"),
-    **_specs(Kind.RECURRENT, "RNN LSTM GRU RNNCell LSTMCell GRUCell"),
-    **_specs(Kind.BLOCK, "Transformer TransformerEncoder TransformerDecoder"),
-    **_specs(Kind.BLOCK, "TransformerEncoderLayer TransformerDecoderLayer"),
-    **{
-        name: LayerSpec(Kind.ACTIVATION, op)
-        for name, op in {
-            "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "hardtanh", "Softsign": "softsign",
-            "Hardsigmoid": "hardsigmoid", "LogSigmoid": "logsigmoid", "ReLU": "relu", "ReLU6": "relu6",
-            "LeakyReLU": "leaky_relu", "PReLU": "prelu", "RReLU": "rrelu", "ELU": "elu", "CELU": "celu",
-            "SELU": "selu", "GELU": "gelu", "SiLU": "silu", "Hardswish": "hardswish", "Mish": "mish",
-            "Softplus": "softplus",
-        }.items()
-    },
-    **{name: LayerSpec(Kind.OTHER, op) for name, op in {
-        "Softmax": "softmax", "LogSoftmax": "log_softmax", "Softmin": "softmin"}.items()},
-}  # fmt: skip
-
-CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-
-#: Activation functions by the name they have in torch, torch.nn.functional or as tensor methods.
-FUNCTIONAL_ACTIVATIONS = {
-    "sigmoid", "tanh", "hardtanh", "softsign", "hardsigmoid", "logsigmoid", "relu", "relu6",
-    "leaky_relu", "prelu", "rrelu", "elu", "celu", "selu", "gelu", "silu", "hardswish", "mish",
-    "softplus",
-}  # fmt: skip
-FUNCTIONAL_NORMS = {"layer_norm", "batch_norm", "group_norm", "instance_norm", "normalize", "rms_norm"}
-FUNCTIONAL_WEIGHTS = {"linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d"}
-FUNCTIONAL_OTHER = {"softmax", "log_softmax", "softmin"}
-
-
-def functional_op(name: str) -> tuple[Kind, str] | None:
-    """What `torch.X`, `F.X` or `tensor.X()` does, from the bare name X (in-place `X_` too)."""
-    base = name[:-1] if name.endswith("_") and not name.endswith("__") else name
-    if base in FUNCTIONAL_ACTIVATIONS:
-        return Kind.ACTIVATION, base
-    if base in FUNCTIONAL_NORMS:
-        return Kind.NORM, base
-    if base in FUNCTIONAL_WEIGHTS:
-        return Kind.WEIGHT, base
-    if base in FUNCTIONAL_OTHER:
-        return Kind.OTHER, base
-    return None

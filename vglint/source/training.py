@@ -1,50 +1,35 @@
-"""Facts about a file's training code, read from its syntax: where `.backward()` is called, whether
-the same loop steps an optimiser and clips gradients, which recurrent layers the file uses, and
-which constants name a sequence length."""
+"""Facts about a file's training code. From its syntax: where `.backward()` is called, whether the
+same loop steps an optimiser and clips gradients, which recurrent layers the file uses, and which
+constants name a sequence length. From interpreting it (`run_training_code`): which losses are fed
+probabilities, which tensors are fed to the models, which layers are frozen."""
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
 import libcst as cst
 
+from vglint.analysis import LengthConstant, TrainingFacts, TrainingLoop
+from vglint.findings import Site
+from vglint.layers import NN_CLASSES, Kind
+from vglint.source.interpret import Interpreter
+from vglint.source.modules import is_main_guard
+from vglint.source.values import FuncRef, FunctionReturn, OutOfBudget
 
-RECURRENT = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
-_RECURRENT_CALL = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*)((?:RNN|LSTM|GRU)(?:Cell)?)\s*\(")
+#: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
+DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
+
+_RECURRENT_NAMES = "|".join(sorted((n for n, op in NN_CLASSES.items() if op.kind is Kind.RECURRENT), key=len, reverse=True))
+_RECURRENT_CALL = re.compile(rf"(?<![\w.])((?:[A-Za-z_]\w*\.)*)({_RECURRENT_NAMES})\s*\(")
 _BACKWARD_CALL = re.compile(r"\.backward\s*\(")
 #: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps.
 #: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
 _LENGTH_NAME = re.compile(
     r"seq|length|(^|_)len($|_)|window|context|block_?size|time_?steps|^(n|num)_?steps$", re.IGNORECASE
 )
-
-
-@dataclass
-class TrainingLoop:
-    """A function (or the module body) that calls `.backward()` and steps an optimiser."""
-
-    name: str
-    backward: cst.Call
-    clips: bool
-    calls: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)  # every name the loop's code refers to
-
-
-@dataclass
-class LengthConstant:
-    name: str
-    value: int
-    node: cst.CSTNode
-
-
-@dataclass
-class TrainingCode:
-    loops: list[TrainingLoop] = field(default_factory=list)
-    backward_functions: set[cst.FunctionDef] = field(default_factory=set)
-    recurrent: str | None = None  # the first recurrent layer class the file uses, e.g. "nn.LSTM"
-    clipping_configured: bool = False  # Lightning's Trainer(gradient_clip_val=...) and the like
-    length_constants: list[LengthConstant] = field(default_factory=list)
 
 
 class _Scope(cst.CSTVisitor):
@@ -80,14 +65,18 @@ class _Scope(cst.CSTVisitor):
             self.gradient_clip_val = True
 
 
-def scan_training_code(module: cst.Module, imports: dict[str, str], text: str) -> TrainingCode:
-    """A libcst visit costs several times the parse, so each one runs only when the source text
+def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, facts: TrainingFacts,
+                       site: Callable[[cst.CSTNode], Site]) -> set[cst.FunctionDef]:  # fmt: skip
+    """Fill `facts` with what the syntax shows (loops, clipping, recurrent layers, length constants)
+    and return the functions that call `.backward()`, which the interpreter runs as training code.
+
+    A libcst visit costs several times the parse, so each one runs only when the source text
     shows what it looks for (`.backward(`, an RNN class name)."""
-    facts = TrainingCode()
-    facts.length_constants = _length_constants(module)
+    facts.length_constants = _length_constants(module, site)
     facts.recurrent = _first_recurrent(text, imports)
+    backward_functions: set[cst.FunctionDef] = set()
     if not _BACKWARD_CALL.search(text):
-        return facts
+        return backward_functions
     scopes: dict[str, tuple[_Scope, cst.FunctionDef | None]] = {}
     module_scope = _Scope()
     for statement in module.body:
@@ -108,11 +97,11 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str) -
     facts.clipping_configured = any(scope.gradient_clip_val for scope, _ in scopes.values())
     for name, (scope, node) in scopes.items():
         if scope.backward and node is not None:
-            facts.backward_functions.add(node)
+            backward_functions.add(node)
         if scope.backward and scope.steps:
             clips = scope.clips or any(scopes[c][0].clips for c in scope.calls if c in scopes)
-            facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], scope.backward[0], clips, scope.calls, scope.names))
-    return facts
+            facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], site(scope.backward[0]), clips, scope.names))
+    return backward_functions
 
 
 def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
@@ -130,7 +119,7 @@ def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
     return None
 
 
-def _length_constants(module: cst.Module) -> list[LengthConstant]:
+def _length_constants(module: cst.Module, site: Callable[[cst.CSTNode], Site]) -> list[LengthConstant]:
     """Module-level and class-level integer constants whose names say sequence length."""
     constants: list[LengthConstant] = []
     bodies = [module.body] + [s.body.body for s in module.body if isinstance(s, cst.ClassDef)]
@@ -146,5 +135,51 @@ def _length_constants(module: cst.Module) -> list[LengthConstant]:
                 else:
                     continue
                 if isinstance(target, cst.Name) and _LENGTH_NAME.search(target.value) and isinstance(value, cst.Integer):
-                    constants.append(LengthConstant(target.value, int(value.evaluated_value), small))
+                    constants.append(LengthConstant(target.value, int(value.evaluated_value), site(small)))
     return constants
+
+
+def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionDef]) -> list[str]:
+    """Interpret the file's training code for the facts the loss and recurrent rules need: the
+    `__main__` block, every top-level function that calls `.backward()` (its parameters are
+    symbolic tensors), and the `training_step` of Lightning modules. Loops run once, on symbolic
+    batches; the functions they call run as they are called."""
+    interp.backward_functions = backward_functions
+    interp.training_code = True
+    errors: list[str] = []
+    entries: list[tuple[str, Any]] = []
+    for statement in interp.module.body:
+        if isinstance(statement, cst.If) and is_main_guard(statement):
+            entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
+    def standalone(function: cst.FunctionDef) -> None:
+        """A training function called by no one in the file: its parameters are symbolic tensors."""
+        count = len([*function.params.posonly_params, *function.params.params])
+        interp.call_function(FuncRef(function), [interp.fresh_batch() for _ in range(count)], {})
+
+    for name, function in interp.functions.items():
+        if function in backward_functions:  # what the loss rules need; helpers run when called
+            entries.append((name, lambda f=function: standalone(f)))
+    for name, info in interp.classes.items():
+        if "training_step" in info.methods and interp.is_module_class(info):
+            def step(info=info):
+                instance = interp.instantiate(info, [], {}, info.node)
+                method = info.methods["training_step"]
+                interp.backward_functions = interp.backward_functions | {method}
+                batch = (interp.fresh_batch(), interp.fresh_batch())
+                interp.call_function(FuncRef(method, instance, info), [batch, 0], {})
+            entries.append((f"{name}.training_step", step))
+    for label, run in entries:
+        interp.reset_budget()
+        interp.training_code = True
+        try:
+            run()
+        except (OutOfBudget, RecursionError, FunctionReturn):
+            continue
+        except Exception as error:  # the front-end must never crash on user code
+            if DEBUG:
+                raise
+            errors.append(f"training code {label}: {type(error).__name__}: {error}")
+    interp.training_code = False
+    return errors
+
+

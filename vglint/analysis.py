@@ -1,0 +1,84 @@
+"""What rules read about one file, from any front-end: its `ModelGraph`s and its training-code facts.
+
+Nothing here refers to libcst: every fact carries a `Site` (a span and its source text), so a
+front-end that never saw a syntax tree (the graph front-end, which builds the models) can feed
+the same rules. A front-end is anything with the `Frontend` protocol's `analyse` method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from vglint.findings import Site, Span
+from vglint.ir import ModelGraph
+
+
+@dataclass
+class LossUse:
+    """A loss called on probabilities in training code (`BCELoss` on a sigmoid, ...)."""
+
+    produced_by: str  # the last op before the loss: "sigmoid" or "softmax"
+    loss: str  # as messages name it: "nn.BCELoss", "F.cross_entropy"
+    site: Site  # the loss call
+
+
+@dataclass
+class TrainingLoop:
+    """A function (or the module body) that calls `.backward()` and steps an optimiser."""
+
+    name: str  # the function's name, or "<module>"
+    backward: Site  # its first `.backward()` call
+    clips: bool  # it clips gradients, itself or in a function of the file that it calls
+    names: set[str] = field(default_factory=set)  # every name the loop's code refers to
+
+
+@dataclass
+class LengthConstant:
+    """A module or class constant whose name says sequence length (`SEQ_LEN = 1000`)."""
+
+    name: str
+    value: int
+    site: Site
+
+
+@dataclass
+class FedShape:
+    """The shape of a tensor built in the file and fed to a model or layer (`torch.randn(32, 1000, 8)`)."""
+
+    shape: tuple[Any, ...]
+    made_by: Site | None  # the call that built it
+
+
+@dataclass
+class TrainingFacts:
+    """What the file's training code shows."""
+
+    loops: list[TrainingLoop] = field(default_factory=list)
+    recurrent: str | None = None  # the first recurrent layer class the file uses, e.g. "nn.LSTM"
+    clipping_configured: bool = False  # Lightning's Trainer(gradient_clip_val=...) and the like
+    length_constants: list[LengthConstant] = field(default_factory=list)
+    loss_uses: list[LossUse] = field(default_factory=list)
+    #: Tensors fed to a model, by the model's name, or to a layer, by the layer's site.
+    fed_shapes: dict[Any, list[FedShape]] = field(default_factory=dict)
+
+
+@dataclass
+class FileAnalysis:
+    """One file, as the rules see it. `unreadable` is set (and nothing else is) when the file could
+    not be read or parsed: where and why, for VG001."""
+
+    filename: str
+    text: str  # the file's decoded source, for suppression comments
+    models: list[ModelGraph] = field(default_factory=list)
+    training: TrainingFacts = field(default_factory=TrainingFacts)
+    unreadable: tuple[Span, str] | None = None
+    internal_errors: list[str] = field(default_factory=list)  # the front-end failed on part of the file
+    sequence_length: int | None = None  # `sequence-length` in [tool.vglint], set by the engine
+
+
+class Frontend(Protocol):
+    """File in, models and training facts out. The source front-end reads the text with libcst;
+    the graph front-end builds the models with torch."""
+
+    def analyse(self, filename: str, source: bytes) -> FileAnalysis: ...

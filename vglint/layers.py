@@ -1,0 +1,176 @@
+"""What vglint knows about torch, declared once and read by both front-ends, the IR, the
+estimate and the rules: which `torch.nn` classes and functions are weight layers, norms,
+activations (saturating or not, with their E[phi'(h)^2]), recurrent layers, library blocks,
+containers and losses.
+
+Each concept is one table with one row per torch thing, in the way TorchFix keeps its knowledge
+in one declarative table: adding a layer is adding a row. Nothing here imports torch or libcst.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    """What an operation is on a gradient path."""
+
+    WEIGHT = "weight"  # Linear, Conv*, Bilinear, MultiheadAttention: a learned matrix on the path
+    EMBEDDING = "embedding"  # a lookup table: trainable, but its input is indices, so no matrix on the backward path
+    ACTIVATION = "activation"
+    NORM = "norm"
+    RECURRENT = "recurrent"  # RNN/LSTM/GRU and their cells
+    BLOCK = "block"  # a library block with its own norm and skips (nn.TransformerEncoder, ...)
+    CUT = "cut"  # detach(), .data, no_grad: no gradient flows back through it
+    OTHER = "other"  # pooling, dropout, reshapes, softmax: no effect on the gradient's scale we model
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def counts_as_depth(self) -> bool:
+        """Weight, recurrent and block layers make a path deeper (a block or RNN counts as one)."""
+        return self in (Kind.WEIGHT, Kind.RECURRENT, Kind.BLOCK)
+
+    @property
+    def has_parameters(self) -> bool:
+        """A module of this kind holds trainable parameters of its own."""
+        return self in (Kind.WEIGHT, Kind.EMBEDDING, Kind.NORM, Kind.RECURRENT, Kind.BLOCK)
+
+
+@dataclass(frozen=True)
+class TorchOp:
+    """One torch operation: its `torch.nn` class, its functional name (in `torch`, `torch.nn.functional`
+    and as a tensor method), what it is on a path, and for activations how it scales the gradient."""
+
+    kind: Kind
+    op: str  # the name in the IR, in `inspect` and in messages
+    module: str | None = None  # `Sigmoid` for torch.nn.Sigmoid
+    functional: str | None = None  # `sigmoid` for torch.sigmoid, F.sigmoid, x.sigmoid()
+    saturating: bool = False  # derivative small away from zero: chains of these vanish
+    gain: float | None = None  # E[phi'(h)^2] of an activation
+    frozen_by: str | None = None  # a constructor keyword that, when True, freezes the weights
+
+
+def _activation(op: str, module: str, gain: float, saturating: bool = False) -> TorchOp:
+    return TorchOp(Kind.ACTIVATION, op, module, op, saturating, gain)
+
+
+def _ops(kind: Kind, modules: str) -> list[TorchOp]:
+    """Rows for classes that are their own op name and have no functional form we model."""
+    return [TorchOp(kind, name, name) for name in modules.split()]
+
+
+#: E[phi'(h)^2]: saturating activations take their value near h = 0, where default init keeps
+#: pre-activations (sigmoid 1/16, tanh 1: the design's checked cases); the others are scale-free
+#: (ReLU) or taken at unit-variance inputs, as behind a normalisation.
+TORCH_OPS: tuple[TorchOp, ...] = (
+    _activation("sigmoid", "Sigmoid", 1 / 16, saturating=True),
+    _activation("tanh", "Tanh", 1.0, saturating=True),
+    _activation("hardtanh", "Hardtanh", 1.0, saturating=True),
+    _activation("softsign", "Softsign", 1.0, saturating=True),
+    _activation("hardsigmoid", "Hardsigmoid", 1 / 36, saturating=True),
+    _activation("logsigmoid", "LogSigmoid", 1 / 4, saturating=True),
+    _activation("relu", "ReLU", 0.5),
+    _activation("relu6", "ReLU6", 0.5),
+    _activation("leaky_relu", "LeakyReLU", (1 + 0.01**2) / 2),
+    _activation("prelu", "PReLU", (1 + 0.25**2) / 2),
+    _activation("rrelu", "RReLU", (1 + 0.23**2) / 2),
+    _activation("elu", "ELU", 0.67),
+    _activation("celu", "CELU", 0.67),
+    _activation("selu", "SELU", 1.07),
+    _activation("gelu", "GELU", 0.46),
+    _activation("silu", "SiLU", 0.38),
+    _activation("hardswish", "Hardswish", 0.38),
+    _activation("mish", "Mish", 0.48),
+    _activation("softplus", "Softplus", 0.29),
+    *_ops(Kind.WEIGHT, "Linear LazyLinear Bilinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d"),
+    *_ops(Kind.WEIGHT, "ConvTranspose3d LazyConv1d LazyConv2d LazyConv3d MultiheadAttention"),
+    # the functional forms take their weight as an argument: an op of their own, named as called
+    *(TorchOp(Kind.WEIGHT, name, None, name) for name in
+      ("linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d")),  # fmt: skip
+    *(TorchOp(Kind.EMBEDDING, name, name, frozen_by="_freeze") for name in ("Embedding", "EmbeddingBag")),
+    *_ops(Kind.NORM, "BatchNorm1d BatchNorm2d BatchNorm3d LazyBatchNorm1d LazyBatchNorm2d LazyBatchNorm3d"),
+    *_ops(Kind.NORM, "SyncBatchNorm LayerNorm GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d RMSNorm"),
+    *_ops(Kind.NORM, "LocalResponseNorm"),
+    *(TorchOp(Kind.NORM, name, None, name) for name in
+      ("layer_norm", "batch_norm", "group_norm", "instance_norm", "normalize", "rms_norm")),  # fmt: skip
+    *_ops(Kind.RECURRENT, "RNN LSTM GRU RNNCell LSTMCell GRUCell"),
+    *_ops(Kind.BLOCK, "Transformer TransformerEncoder TransformerDecoder TransformerEncoderLayer TransformerDecoderLayer"),
+    TorchOp(Kind.OTHER, "softmax", "Softmax", "softmax"),
+    TorchOp(Kind.OTHER, "log_softmax", "LogSoftmax", "log_softmax"),
+    TorchOp(Kind.OTHER, "softmin", "Softmin", "softmin"),
+)
+
+#: `torch.nn` classes by name.
+NN_CLASSES: dict[str, TorchOp] = {row.module: row for row in TORCH_OPS if row.module}
+
+#: Functions by their bare name in `torch`, `torch.nn.functional` or as tensor methods.
+FUNCTIONS: dict[str, TorchOp] = {row.functional: row for row in TORCH_OPS if row.functional}
+
+#: The IR op names of saturating activations.
+SATURATING = frozenset(row.op for row in TORCH_OPS if row.saturating)
+
+#: E[phi'(h)^2] by IR op name.
+ACTIVATION_GAIN: dict[str, float] = {row.op: row.gain for row in TORCH_OPS if row.gain is not None}
+
+#: Containers: modules that hold modules and add no operation of their own.
+CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+
+#: Recurrent layers without gates, whose gradient decays geometrically over time steps.
+PLAIN_RECURRENT = frozenset({"RNN", "RNNCell"})
+
+#: Recurrent layers that return `(output, state)`; the cells return the state alone.
+SEQUENCE_RECURRENT = frozenset({"RNN", "LSTM", "GRU"})
+
+#: Transformer layers that a stack (`nn.TransformerEncoder`) repeats, or a model lists by hand.
+TRANSFORMER_LAYERS = frozenset({"TransformerEncoderLayer", "TransformerDecoderLayer"})
+
+#: Base classes whose subclasses are `nn.Module`s.
+MODULE_BASES = frozenset({
+    "torch.nn.Module", "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+    "pytorch_lightning.LightningModule", "lightning.LightningModule", "lightning.pytorch.LightningModule",
+})  # fmt: skip
+
+
+def functional_op(name: str) -> TorchOp | None:
+    """What `torch.X`, `F.X` or `tensor.X()` does, from the bare name X (in-place `X_` too)."""
+    base = name[:-1] if name.endswith("_") and not name.endswith("__") else name
+    return FUNCTIONS.get(base)
+
+
+def is_norm_name(name: str) -> bool:
+    """`LlamaRMSNorm`, `LayerNorm2d`, `T5LayerNorm`: hand-written or imported normalisation classes."""
+    return bool(_NORM_NAME.search(name))
+
+
+_NORM_NAME = re.compile(r"Norm(?!al)")
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss, as a `torch.nn` class and a functional. `saturates_after` names the last operation
+    that makes it saturate (a sigmoid before BCELoss), and `instead` the loss to use then."""
+
+    module: str
+    functional: str
+    saturates_after: str | None = None
+    instead: tuple[str, str] | None = None  # (module, functional) to use instead
+
+
+LOSSES: tuple[Loss, ...] = (
+    Loss("BCELoss", "binary_cross_entropy", "sigmoid", ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
+    Loss("CrossEntropyLoss", "cross_entropy", "softmax"),
+    Loss("BCEWithLogitsLoss", "binary_cross_entropy_with_logits"),
+    Loss("NLLLoss", "nll_loss"),
+    Loss("MSELoss", "mse_loss"),
+    Loss("L1Loss", "l1_loss"),
+    Loss("SmoothL1Loss", "smooth_l1_loss"),
+    Loss("KLDivLoss", "kl_div"),
+    Loss("HuberLoss", "huber_loss"),
+)
+
+LOSS_CLASSES: dict[str, Loss] = {loss.module: loss for loss in LOSSES}
+LOSS_FUNCTIONS: dict[str, Loss] = {loss.functional: loss for loss in LOSSES}

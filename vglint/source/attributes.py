@@ -1,0 +1,123 @@
+"""Attribute access and assignment: `self.fc`, `layer.weight`, `cfg.depth`, and module paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from vglint.ir import Cut
+from vglint.source.names import canonical
+from vglint.source.values import (
+    UNKNOWN,
+    Bound,
+    Budget,
+    ClassInfo,
+    FuncRef,
+    Instance,
+    ModuleObj,
+    Param,
+    QualRef,
+    SuperRef,
+    Tensor,
+)
+
+
+class Attributes:
+    """A part of `Interpreter`: reads and writes attributes of the values it models."""
+
+    def eval_Attribute(self, node, env, cls):
+        base = self.eval(node.value, env, cls)
+        if isinstance(base, Tensor) and node.attr.value == "data":
+            return self.cut(base, Cut.DATA, node)
+        return self.attribute(base, node.attr.value)
+
+    def attribute(self, base: Any, name: str) -> Any:
+        if isinstance(base, QualRef):
+            local = self.local_value(f"{base.name}.{name}")
+            return local if local is not None else QualRef(canonical(f"{base.name}.{name}"))
+        if isinstance(base, Instance):
+            if name in base.attrs:
+                return base.attrs[name]
+            if name == "training":
+                return True  # vglint judges the gradient of the training forward pass
+            if name in ("weight", "bias") and base.layer is not None:
+                return Param(base.layer, name)
+            found = self.find_method(base.cls, name)
+            if found is not None:
+                owner, method = found
+                if any(isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in method.decorators):
+                    return self.call_function(FuncRef(method, base, owner), [], {})
+                return FuncRef(method, base, owner)
+            for info in self.mro(base.cls):
+                if name in info.assigns:
+                    with self.entered(info.ctx):
+                        return self.eval(info.assigns[name], {}, info)
+            return Bound(base, name)
+        if isinstance(base, ModuleObj):
+            if name in ("weight", "bias"):
+                return Param(base, name)
+            if name in base.named:
+                return base.named[name]
+            mapped = {"in_features": (0, "in_features"), "out_features": (1, "out_features"),
+                      "in_channels": (0, "in_channels"), "out_channels": (1, "out_channels"),
+                      "num_features": (0, "num_features"), "hidden_size": (1, "hidden_size")}  # fmt: skip
+            if name in mapped:
+                return base.arg(*mapped[name])
+            return Bound(base, name)
+        if isinstance(base, Param):
+            if name == "data":
+                return base
+            return Bound(base, name)
+        if isinstance(base, ClassInfo):
+            if name in base.assigns:
+                with self.entered(base.ctx):
+                    return self.eval(base.assigns[name], {}, base)
+            if name in base.methods:
+                return FuncRef(base.methods[name], None, base)
+            return UNKNOWN
+        if isinstance(base, SuperRef):
+            if name == "__init__":
+                return Bound(base, "__init__")
+            mro = self.mro(base.cls)[1:]
+            for info in mro:
+                if name in info.methods:
+                    return FuncRef(info.methods[name], base.instance, info)
+            return Bound(base, name)
+        if isinstance(base, Tensor):
+            if name in ("T", "mT", "real", "data"):
+                return base
+            if name in ("shape", "device", "dtype", "ndim"):
+                return UNKNOWN
+            return Bound(base, name)
+        if isinstance(base, (list, dict)):
+            return Bound(base, name)
+        return UNKNOWN
+
+    def set_attr(self, owner: Any, name: str, value: Any) -> None:
+        if isinstance(owner, Instance):
+            owner.attrs[name] = value
+            self.name_tree(value, name if owner.name is None else f"{owner.name}.{name}")
+            if isinstance(value, (ModuleObj, Instance)) and self.container_base(owner.cls) == "Sequential":
+                owner.children.append(value)  # nn.Sequential runs its modules in registration order
+        elif isinstance(owner, Param) and name == "requires_grad" and value is False:
+            self.freeze(owner.owner)
+        elif isinstance(owner, ModuleObj) and name in ("weight", "bias"):
+            pass
+
+    def name_tree(self, value: Any, name: str) -> None:
+        """Give a module and its children their attribute paths (`encoder`, `encoder.0`, `backbone.conv`)."""
+        if isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                self.name_tree(item, f"{name}.{index}")
+            return
+        if not isinstance(value, (ModuleObj, Instance)) or self.budget.depth > Budget.MAX_DEPTH:
+            return
+        value.name = name
+        if isinstance(value, ModuleObj):
+            keys = {id(v): k for k, v in value.named.items()}
+            for index, child in enumerate(value.children):
+                self.name_tree(child, f"{name}.{keys.get(id(child), index)}")
+        else:
+            for key, child in value.attrs.items():
+                self.name_tree(child, f"{name}.{key}")

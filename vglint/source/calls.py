@@ -1,0 +1,337 @@
+"""Calls: functions and methods of the file, classes, builtins and the standard library; torch
+names go to the torch semantics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import libcst as cst
+
+from vglint.ir import Gap, MergeKind, count_weights
+from vglint.source.values import (
+    UNKNOWN,
+    Bound,
+    Break,
+    Budget,
+    ClassInfo,
+    Continue,
+    FuncRef,
+    FunctionReturn,
+    Instance,
+    ModuleObj,
+    Param,
+    Partial,
+    QualRef,
+    SuperRef,
+    Tensor,
+    clone,
+    key_like,
+    known,
+)
+
+BUILTIN_FUNCTIONS = {
+    "len": len, "int": int, "float": float, "max": max, "min": min, "abs": abs, "sum": sum,
+    "round": round, "str": str, "bool": bool, "sorted": sorted, "reversed": lambda x: list(reversed(x)),
+}  # fmt: skip
+
+
+class Calls:
+    """A part of `Interpreter`: calls what the code calls."""
+
+    def eval_Call(self, node: cst.Call, env, cls):
+        if isinstance(node.func, cst.Name) and node.func.value == "super" and "super" not in env:
+            return SuperRef(env["__self__"], cls) if cls is not None and "__self__" in env else UNKNOWN
+        func = self.eval(node.func, env, cls)
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for arg in node.args:
+            value = self.eval(arg.value, env, cls)
+            if arg.star == "*":
+                items = self.iterate(value)
+                if items is None:
+                    return UNKNOWN if not isinstance(func, QualRef) else self.call_qualified(func.name, [], {}, node)
+                args.extend(items)
+            elif arg.star == "**":
+                if isinstance(value, dict):
+                    kwargs.update({k: v for k, v in value.items() if isinstance(k, str)})
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            else:
+                args.append(value)
+        return self.call(func, args, kwargs, node)
+
+    def call(self, func: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if isinstance(func, QualRef):
+            return self.call_qualified(func.name, args, kwargs, node)
+        if isinstance(func, ClassInfo):
+            return self.instantiate(func, args, kwargs, node)
+        if isinstance(func, FuncRef):
+            return self.call_function(func, args, kwargs)
+        if isinstance(func, (ModuleObj, Instance)):
+            return self.apply(func, args, kwargs, node)
+        if isinstance(func, Bound):
+            return self.call_method(func.obj, func.name, args, kwargs, node)
+        if isinstance(func, Partial):
+            return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
+        if isinstance(func, Param):
+            return UNKNOWN
+        if func is UNKNOWN and any(isinstance(a, Tensor) for a in [*args, *kwargs.values()]):
+            self.gap(Gap.UNKNOWN_CALL_ON_TENSOR, node)  # an unresolved callable applied to a tensor may be any layer
+        return self.passthrough(args, kwargs, node)
+
+    def passthrough(self, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None = None) -> Any:
+        """An unknown call on tensors returns a tensor that continues its inputs' paths: the deepest
+        one, merged with the others of the same input (`torch.gather(probs, 2, index=idx)` still
+        passes the gradient to `probs` when `idx` was detached)."""
+        tensors = list({id(a): a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)}.values())
+        if not tensors:
+            return UNKNOWN
+        main = max(tensors, key=lambda t: (t.root == 0, count_weights(t.path), len(t.path)))
+        same = [t for t in tensors if t.root == main.root and t.path != main.path]
+        if not same or node is None:
+            return main
+        return self.merge(MergeKind.OTHER, [main, *same], node)
+
+    def call_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        self.budget.enter_call()
+        self.call_stack.append(func.node)
+        ctx = func.ctx or (func.owner.ctx if func.owner is not None else None)
+        try:
+            with self.entered(ctx):
+                context = next((d.decorator for d in func.node.decorators
+                                if self.disables_grad(d.decorator, {}, None)), None)  # fmt: skip
+                if context is None:
+                    return self._run_function(func, args, kwargs)
+                # `@torch.no_grad()` on a method: what it returns carries no gradient
+                outer, self.no_grad = self.no_grad, True
+                try:
+                    result = self._run_function(func, args, kwargs)
+                finally:
+                    self.no_grad = outer
+                return self.cut_all(result, self.grad_context(context), context)
+        finally:
+            self.budget.exit_call()
+            self.call_stack.pop()
+
+    def _run_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        env = self.bind(func.node, args, kwargs, func.bound)
+        try:
+            self.exec_block(func.node.body, env, func.owner)
+        except FunctionReturn as done:
+            return done.value
+        return None
+
+    def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any) -> dict[str, Any]:
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        env: dict[str, Any] = {}
+        values = list(args)
+        is_static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in node.decorators)
+        if bound is not None and positional and not is_static:
+            env[positional[0].name.value] = bound
+            env["__self__"] = bound
+            positional = positional[1:]
+        for param in positional:
+            name = param.name.value
+            if values:
+                env[name] = values.pop(0)
+            elif name in kwargs:
+                env[name] = kwargs.pop(name)
+            elif param.default is not None:
+                env[name] = self.eval(param.default, {}, None)
+            else:
+                env[name] = UNKNOWN
+        if isinstance(params.star_arg, cst.Param):
+            env[params.star_arg.name.value] = tuple(values)
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                env[name] = kwargs.pop(name)
+            else:
+                env[name] = self.eval(param.default, {}, None) if param.default is not None else UNKNOWN
+        if params.star_kwarg is not None:
+            env[params.star_kwarg.name.value] = dict(kwargs)
+        return env
+
+    def instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
+        if not self.is_module_class(info):
+            return UNKNOWN
+        outer, self.training_code = self.training_code, False
+        try:
+            with self.entered(info.ctx):
+                return self._instantiate(info, args, kwargs, node)
+        finally:
+            self.training_code = outer
+
+    def _instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
+        instance = Instance(info, node)
+        found = self.find_method(info, "__init__")
+        if found is not None:
+            owner, init = found
+            try:
+                self.call_function(FuncRef(init, instance, owner), args, kwargs)
+            except (Break, Continue):
+                pass
+        elif self.container_base(info):
+            self.container_init(instance, args)
+        return instance
+
+    def container_init(self, instance: Instance, args: list[Any]) -> None:
+        """`super().__init__(*layers)` in a subclass of nn.Sequential / nn.ModuleList."""
+        if len(args) == 1 and isinstance(args[0], dict):
+            instance.children.extend(args[0].values())
+        elif len(args) == 1 and isinstance(args[0], (list, tuple)):
+            instance.children.extend(args[0])
+        else:
+            instance.children.extend(args)
+
+    def call_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if isinstance(obj, list):
+            if name == "append" and args:
+                obj.append(args[0])
+            elif name == "extend" and args:
+                items = self.iterate(args[0])
+                obj.extend(items or [])
+            elif name == "insert" and len(args) == 2 and isinstance(args[0], int):
+                obj.insert(args[0], args[1])
+            elif name == "pop" and obj:
+                return obj.pop(args[0] if args and isinstance(args[0], int) else -1)
+            return None
+        if isinstance(obj, dict):
+            if name in ("items", "keys", "values"):
+                return list(getattr(obj, name)())
+            if name == "get" and args:
+                if not key_like(args[0]):
+                    return UNKNOWN
+                return obj.get(args[0], args[1] if len(args) > 1 else None)
+            if name == "update" and args and isinstance(args[0], dict):
+                obj.update(args[0])
+            return UNKNOWN
+        if isinstance(obj, SuperRef) and name == "__init__":
+            if self.container_base(obj.cls) or any(self.container_base(c) for c in self.mro(obj.cls)):
+                self.container_init(obj.instance, args)
+            else:
+                mro = self.mro(obj.cls)[1:]
+                for info in mro:
+                    if "__init__" in info.methods:
+                        self.call_function(FuncRef(info.methods["__init__"], obj.instance, info), args, kwargs)
+                        break
+                else:
+                    layer = self.torch_layer_base(obj.cls)
+                    if layer is not None:  # `class Conv2dSame(nn.Conv2d)`: the instance is that layer too
+                        obj.instance.layer = self.make_module(layer, args, kwargs, obj.instance.node or node)
+            return None
+        if isinstance(obj, SuperRef) and name == "forward" and isinstance(obj.instance, Instance) and obj.instance.layer:
+            return self.apply(obj.instance.layer, args, kwargs, node)
+        if isinstance(obj, Tensor):
+            return self.tensor_method(obj, name, args, kwargs, node)
+        if isinstance(obj, Param):
+            return self.param_method(obj, name, args, kwargs)
+        if isinstance(obj, (ModuleObj, Instance)):
+            return self.module_method(obj, name, args, kwargs, node)
+        return self.passthrough(args, kwargs, node)
+
+    def call_qualified(self, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if name.startswith("builtins."):
+            return self.call_builtin(name[len("builtins."):], args, kwargs, node)
+        if name == "collections.OrderedDict":
+            return self.call_builtin("dict", args, kwargs, node)
+        if name.startswith(("torch.", "F.")):
+            return self.call_torch(name, args, kwargs, node)
+        short = name.rsplit(".", 1)[-1]
+        if short[:1].isupper() and not name.startswith(("builtins.", "typing.", "collections.", "dataclasses.")):
+            # an imported class we cannot see (timm's `Mlp`, mxnet's `nn.RNN`): opaque, a norm only by name
+            return ModuleObj(short, node, list(args), dict(kwargs), foreign=True)
+        if name in ("copy.deepcopy", "copy.copy") and args:
+            return clone(args[0])
+        if name == "functools.partial" and args:
+            return Partial(args[0], list(args[1:]), dict(kwargs))
+        if name == "typing.cast" and len(args) == 2:
+            return args[1]
+        if name == "math.sqrt" and args and known(args[0]):
+            try:
+                return math.sqrt(args[0])
+            except (TypeError, ValueError):
+                return UNKNOWN
+        return self.passthrough(args, kwargs, node)
+
+    def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name == "range":
+            if args and all(isinstance(a, int) for a in args) and len(args) <= 3:
+                try:
+                    result = range(*args)
+                except ValueError:
+                    return UNKNOWN
+                return result if len(result) <= Budget.MAX_LOOP else UNKNOWN
+            return UNKNOWN
+        if name in ("list", "tuple"):
+            if not args:
+                return [] if name == "list" else ()
+            items = self.iterate(args[0])
+            if items is None:
+                return UNKNOWN
+            return items if name == "list" else tuple(items)
+        if name == "dict":
+            result: dict[Any, Any] = {}
+            if args:
+                items = self.iterate(args[0]) if not isinstance(args[0], dict) else list(args[0].items())
+                for item in items or []:
+                    if isinstance(item, (list, tuple)) and len(item) == 2 and key_like(item[0]):
+                        result[item[0]] = item[1]
+            result.update(kwargs)
+            return result
+        if name == "enumerate" and args:
+            items = self.iterate(args[0])
+            start = args[1] if len(args) > 1 and isinstance(args[1], int) else 0
+            return UNKNOWN if items is None else [(i + start, v) for i, v in enumerate(items)]
+        if name == "zip":
+            lists = [self.iterate(a) for a in args]
+            return UNKNOWN if any(x is None for x in lists) else [tuple(t) for t in zip(*lists)]
+        if name == "isinstance" and len(args) == 2:
+            return self.isinstance_(args[0], args[1])
+        if name == "super":
+            return UNKNOWN
+        if name in ("getattr", "hasattr") and len(args) >= 2 and isinstance(args[1], str):
+            value = self.attribute(args[0], args[1])
+            if name == "hasattr":
+                return UNKNOWN if value is UNKNOWN or isinstance(value, Bound) else True
+            if (value is UNKNOWN or isinstance(value, Bound)) and len(args) > 2:
+                return args[2]
+            return value
+        if name == "setattr" and len(args) == 3 and isinstance(args[1], str):
+            self.set_attr(args[0], args[1], args[2])
+            return None
+        if name == "print":
+            return None
+        function = BUILTIN_FUNCTIONS.get(name)
+        if function is not None and known(args) and known(list(kwargs.values())):
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                return UNKNOWN
+        return self.passthrough(args, kwargs, node)
+
+    def isinstance_(self, value: Any, classes: Any) -> Any:
+        options = classes if isinstance(classes, (list, tuple)) else [classes]
+        for option in options:
+            if isinstance(option, QualRef) and option.name == "torch.Tensor":
+                if isinstance(value, Tensor):
+                    return True
+                if isinstance(value, (list, tuple, dict, int, float, str, ModuleObj, Instance)):
+                    continue
+                return UNKNOWN
+            if isinstance(option, QualRef) and option.name.startswith("torch.nn."):
+                short = option.name.rsplit(".", 1)[1]
+                if isinstance(value, ModuleObj) and value.cls == short:
+                    return True
+                if short == "Module" and isinstance(value, (ModuleObj, Instance)):
+                    return True
+                if isinstance(value, Instance) and option.name in self.base_names(value.cls):
+                    return True  # `class Conv2dSame(nn.Conv2d)`
+            elif isinstance(option, ClassInfo):
+                if isinstance(value, Instance) and option in self.mro(value.cls):
+                    return True
+            else:
+                return UNKNOWN
+        return False if isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str)) else UNKNOWN

@@ -1,0 +1,267 @@
+"""Expressions: literals, names, subscripts, operators, comparisons and comprehensions."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import libcst as cst
+
+from vglint.ir import Gap, MergeKind
+from vglint.source.values import (
+    THIS_MODULE,
+    UNKNOWN,
+    Budget,
+    ClassInfo,
+    FunctionReturn,
+    Instance,
+    ModuleObj,
+    QualRef,
+    Tensor,
+    key_like,
+    known,
+)
+
+_BINOPS = {
+    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv, cst.FloorDivide: operator.floordiv, cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+}  # fmt: skip
+_COMPARE = {
+    cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le, cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
+}  # fmt: skip
+
+
+class Expressions:
+    """A part of `Interpreter`: evaluates expressions, dispatched by node type (`eval_Name`, ...)."""
+
+    def eval(self, node: cst.BaseExpression, env: dict[str, Any], cls: ClassInfo | None) -> Any:
+        self.tick()
+        method = getattr(self, "eval_" + type(node).__name__, None)
+        if method is None:
+            return UNKNOWN
+        return method(node, env, cls)
+
+    def eval_Integer(self, node, env, cls):
+        return node.evaluated_value
+
+    eval_Float = eval_Integer
+
+    def eval_SimpleString(self, node, env, cls):
+        text = node.value
+        if "\\" not in text and text[:1] in "'\"":  # no prefix, no escapes: skip libcst's literal_eval
+            quote = text[:3] if text[:3] in ('"""', "'''") else text[:1]
+            return text[len(quote) : -len(quote)]
+        try:
+            return node.evaluated_value
+        except Exception:
+            return UNKNOWN
+
+    def eval_ConcatenatedString(self, node, env, cls):
+        left, right = self.eval(node.left, env, cls), self.eval(node.right, env, cls)
+        return left + right if isinstance(left, str) and isinstance(right, str) else UNKNOWN
+
+    def eval_FormattedString(self, node, env, cls):
+        parts = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                parts.append(part.value)
+                continue
+            value = self.eval(part.expression, env, cls)
+            if not known(value) or part.format_spec or part.conversion:
+                return UNKNOWN
+            parts.append(str(value))
+        return "".join(parts)
+
+    def eval_Name(self, node, env, cls):
+        name = node.value
+        if name in env:
+            return env[name]
+        if name in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[name]
+        return self.global_value(name)
+
+    def eval_Subscript(self, node, env, cls):
+        if self.qualified(node.value) == "sys.modules":  # `sys.modules[__name__]`: this very file
+            inner = node.slice[0].slice if len(node.slice) == 1 else None
+            if isinstance(inner, cst.Index) and isinstance(inner.value, cst.Name) and inner.value.value == "__name__":
+                return QualRef(THIS_MODULE)
+        base = self.eval(node.value, env, cls)
+        key = self.subscript_key(node, env, cls)
+        if isinstance(base, Tensor):
+            return base
+        if isinstance(base, ModuleObj):
+            if base.cls == "ModuleDict":
+                return base.named.get(key, UNKNOWN) if isinstance(key, str) else UNKNOWN
+            base = base.children
+        elif isinstance(base, Instance) and base.children:
+            base = base.children
+        if key is UNKNOWN or base is UNKNOWN:
+            return UNKNOWN
+        try:
+            return base[key]
+        except Exception:
+            return UNKNOWN
+
+    def subscript_key(self, node: cst.Subscript, env, cls) -> Any:
+        if len(node.slice) != 1:
+            return UNKNOWN
+        inner = node.slice[0].slice
+        if isinstance(inner, cst.Index):
+            return self.eval(inner.value, env, cls)
+        if isinstance(inner, cst.Slice):
+            parts = [None if p is None else self.eval(p, env, cls) for p in (inner.lower, inner.upper, inner.step)]
+            if any(p is UNKNOWN for p in parts):
+                return UNKNOWN
+            return slice(*parts)
+        return UNKNOWN
+
+    def eval_UnaryOperation(self, node, env, cls):
+        value = self.eval(node.expression, env, cls)
+        if isinstance(node.operator, cst.Not):
+            return UNKNOWN if value is UNKNOWN or isinstance(value, Tensor) else not self.truth(value)
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value if isinstance(node.operator, cst.Minus) else value
+        return UNKNOWN
+
+    def eval_BinaryOperation(self, node, env, cls):
+        return self.binary(node.operator, self.eval(node.left, env, cls), self.eval(node.right, env, cls), node)
+
+    def binary(self, op: cst.CSTNode, left: Any, right: Any, node: cst.CSTNode) -> Any:
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return self.tensor_binary(op, left, right, node)
+        function = _BINOPS.get(type(op))
+        if isinstance(op, cst.Multiply) and isinstance(left, (list, tuple)) and isinstance(right, int):
+            return left * right if len(left) * right <= Budget.MAX_SEQUENCE else UNKNOWN  # `[nn.Linear(..), nn.Tanh()] * 16`
+        if isinstance(op, cst.Add) and isinstance(left, (list, tuple)) and type(left) is type(right):
+            return left + right
+        if function is None or not (known(left) and known(right)):
+            return UNKNOWN
+        try:
+            result = function(left, right)
+        except Exception:
+            return UNKNOWN
+        if isinstance(result, (list, tuple, str)) and len(result) > Budget.MAX_SEQUENCE:
+            return UNKNOWN
+        return result
+
+    def tensor_binary(self, op, left, right, node) -> Any:
+        if not (isinstance(left, Tensor) and isinstance(right, Tensor)):
+            return left if isinstance(left, Tensor) else right
+        if isinstance(op, (cst.Add, cst.Subtract)):
+            return self.merge(MergeKind.ADD, [left, right], node)
+        if isinstance(op, cst.Multiply):
+            if "gate" in right.tags and "gate" not in left.tags:
+                return self.gated(left, node)
+            if "gate" in left.tags and "gate" not in right.tags:
+                return self.gated(right, node)
+        return self.merge(MergeKind.OTHER, [left, right], node)
+
+    def eval_BooleanOperation(self, node, env, cls):
+        left = self.eval(node.left, env, cls)
+        if left is UNKNOWN or isinstance(left, Tensor):
+            return UNKNOWN
+        if isinstance(node.operator, cst.And):
+            return self.eval(node.right, env, cls) if self.truth(left) else left
+        return left if self.truth(left) else self.eval(node.right, env, cls)
+
+    def eval_Comparison(self, node, env, cls):
+        left = self.eval(node.left, env, cls)
+        result = True
+        for target in node.comparisons:
+            right = self.eval(target.comparator, env, cls)
+            operator_ = target.operator
+            if isinstance(operator_, (cst.Is, cst.IsNot)):
+                if left is UNKNOWN or right is UNKNOWN:
+                    return UNKNOWN
+                same = left is right if not (known(left) and known(right)) else left == right
+                outcome = same if isinstance(operator_, cst.Is) else not same
+            elif isinstance(operator_, (cst.In, cst.NotIn)):
+                if not known(left) or not isinstance(right, (list, tuple, str, dict)):
+                    return UNKNOWN
+                try:
+                    outcome = (left in right) == isinstance(operator_, cst.In)
+                except TypeError:
+                    return UNKNOWN
+            else:
+                function = _COMPARE.get(type(operator_))
+                if function is None or not (known(left) and known(right)):
+                    return UNKNOWN
+                try:
+                    outcome = function(left, right)
+                except TypeError:
+                    return UNKNOWN
+            result = result and outcome
+            left = right
+        return result
+
+    def eval_IfExp(self, node, env, cls):
+        test = self.eval(node.test, env, cls)
+        if test is UNKNOWN or isinstance(test, Tensor):
+            self.gap(Gap.UNKNOWN_BRANCH, node.test)
+            return self.eval(node.orelse, env, cls)
+        return self.eval(node.body if self.truth(test) else node.orelse, env, cls)
+
+    def eval_elements(self, elements, env, cls) -> list[Any]:
+        values: list[Any] = []
+        for element in elements:
+            if isinstance(element, cst.StarredElement):
+                items = self.iterate(self.eval(element.value, env, cls))
+                values.extend(items if items is not None else [])
+            else:
+                values.append(self.eval(element.value, env, cls))
+        return values
+
+    def eval_List(self, node, env, cls):
+        return self.eval_elements(node.elements, env, cls)
+
+    def eval_Tuple(self, node, env, cls):
+        return tuple(self.eval_elements(node.elements, env, cls))
+
+    def eval_Dict(self, node, env, cls):
+        result = {}
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = self.eval(element.key, env, cls)
+                if key_like(key):
+                    result[key] = self.eval(element.value, env, cls)
+        return result
+
+    def comprehension(self, node, env, cls, produce) -> list[Any] | Any:
+        results: list[Any] = []
+        local = dict(env)
+
+        def run(clause) -> None:
+            items = self.iterate(self.eval(clause.iter, local, cls))
+            if items is None:
+                raise FunctionReturn(UNKNOWN)
+            for item in items[:Budget.MAX_LOOP]:
+                self.assign(clause.target, item, local, cls)
+                if not all(self.truth(self.eval(cond.test, local, cls)) for cond in clause.ifs):
+                    continue
+                if clause.inner_for_in is not None:
+                    run(clause.inner_for_in)
+                else:
+                    results.append(produce(local))
+
+        try:
+            run(node.for_in)
+        except FunctionReturn:
+            return UNKNOWN
+        return results
+
+    def eval_ListComp(self, node, env, cls):
+        return self.comprehension(node, env, cls, lambda local: self.eval(node.elt, local, cls))
+
+    eval_GeneratorExp = eval_ListComp
+
+    def eval_DictComp(self, node, env, cls):
+        pairs = self.comprehension(
+            node, env, cls, lambda local: (self.eval(node.key, local, cls), self.eval(node.value, local, cls))
+        )
+        if pairs is UNKNOWN:
+            return UNKNOWN
+        return {k: v for k, v in pairs if key_like(k)}

@@ -1,0 +1,230 @@
+"""The forward pass and its lowering to the IR: modules applied to symbolic tensors, whose paths
+grow by one `Layer` per operation and meet in `Merge`s; `forward` that cannot be followed falls
+back to the order in which layers were declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from vglint.analysis import FedShape
+from vglint.ir import (
+    Cut,
+    Gap,
+    Kind,
+    Layer,
+    Merge,
+    MergeKind,
+    Recurrent,
+    TransformerStack,
+    count_weights,
+)
+from vglint.layers import (
+    CONTAINERS,
+    LOSS_CLASSES,
+    NN_CLASSES,
+    SEQUENCE_RECURRENT,
+    TRANSFORMER_LAYERS,
+    is_norm_name,
+)
+from vglint.source.torch_semantics import fans
+from vglint.source.values import (
+    LAST_OP_TAGS,
+    UNKNOWN,
+    Break,
+    Continue,
+    FuncRef,
+    Instance,
+    ModuleObj,
+    Tensor,
+    flatten_values,
+    known,
+)
+
+
+class Forward:
+    """A part of `Interpreter`: runs models on symbolic tensors and lowers modules to IR layers."""
+
+    def apply(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        """Call a module on its inputs: the symbolic forward pass."""
+        if isinstance(module, Instance) and is_norm_name(module.cls.name):
+            tensors = [a for a in args if isinstance(a, Tensor)]
+            if not tensors:
+                return UNKNOWN
+            return self.extend(tensors[0], Layer(Kind.NORM, module.cls.name, self.site(module.node or node)))
+        if isinstance(module, Instance):
+            return self.run_forward(module, args, kwargs, node)
+        if not isinstance(module, ModuleObj):
+            return self.passthrough(args, kwargs, node)
+        if module.foreign and not is_norm_name(module.cls):
+            self.gap(Gap.OPAQUE_BLOCK, module.node)  # an imported block we cannot see may hold norms and skips
+        if module.cls == "Sequential":
+            return self.run_sequential(module.children, args, node)
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            return UNKNOWN
+        if module.cls in LOSS_CLASSES:
+            self.record_loss(LOSS_CLASSES[module.cls], f"nn.{module.cls}", tensors[0], node)
+            return self.loss_value(args, kwargs, node)
+        if tensors[0].shape:
+            self.facts.fed_shapes.setdefault(self.site(module.node), []).append(self.fed_shape(tensors[0]))
+        layer = self.lower(module)
+        result = self.extend(tensors[0], layer)
+        if layer.kind is Kind.RECURRENT and module.cls in SEQUENCE_RECURRENT:
+            return (result, UNKNOWN)
+        if module.cls == "MultiheadAttention":
+            return (result, UNKNOWN)
+        return result
+
+    def fed_shape(self, tensor: Tensor) -> FedShape:
+        return FedShape(tensor.shape, None if tensor.made_by is None else self.site(tensor.made_by))
+
+    def run_sequential(self, children: list[Any], args: list[Any], node) -> Any:
+        """nn.Sequential's forward: each module on the previous one's output."""
+        value: Any = args[0] if args else UNKNOWN
+        for child in children:
+            if isinstance(child, (ModuleObj, Instance)):
+                value = self.apply(child, [value], {}, node)
+        return value
+
+    def run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        first = next((a for a in args if isinstance(a, Tensor)), None)
+        if first is not None and first.shape:  # `model(torch.randn(32, 1000, 8))`: the length VG201 needs
+            self.facts.fed_shapes.setdefault(instance.cls.name, []).append(self.fed_shape(first))
+        outer, self.training_code = self.training_code, False
+        try:
+            return self._run_forward(instance, args, kwargs, node)
+        finally:
+            self.training_code = outer
+
+    def _run_forward(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        self.forward_depth += 1
+        try:
+            return self._forward_or_declared(instance, args, kwargs, node)
+        finally:
+            self.forward_depth -= 1
+
+    def _forward_or_declared(self, instance: Instance, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        found = self.find_method(instance.cls, "forward")
+        if found is None and instance.layer is not None:
+            return self.apply(instance.layer, args, kwargs, node)
+        if found is None:
+            if self.container_base(instance.cls) == "Sequential":
+                return self.run_sequential(instance.children, args, node)
+            self.gap(Gap.NO_FORWARD, instance.cls.node.name)
+            return self.declared_order(instance, args)
+        owner, forward = found
+        mark = len(self.reasons)
+        try:
+            result = self.call_function(FuncRef(forward, instance, owner), args, kwargs)
+        except (Break, Continue):
+            result = UNKNOWN
+        lost = self.forward_lost_since(mark)
+        if lost or not any(isinstance(v, Tensor) for v in flatten_values(result)):
+            if not lost:
+                self.gap(Gap.FORWARD_LOST, forward.name)
+            return self.declared_order(instance, args)
+        return result
+
+    def declared_order(self, instance: Any, args: list[Any]) -> Any:
+        """Fallback when `forward` cannot be followed: layers in the order they were registered."""
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            return UNKNOWN
+        path = tensors[0].path
+        for child in self.leaves(instance):
+            path = path + (self.lower(child),)
+        return Tensor(path, tensors[0].root, tensors[0].tags)
+
+    def leaves(self, obj: Any) -> list[ModuleObj]:
+        found: list[ModuleObj] = []
+        for child in self.children_of(obj):
+            if isinstance(child, ModuleObj) and child.cls not in CONTAINERS:
+                found.append(child)
+            else:
+                found.extend(self.leaves(child))
+        return found
+
+    def lower(self, module: ModuleObj) -> Layer:
+        """The IR layer of a torch module (made once, so weight sharing keeps one identity)."""
+        if module._layer is not None:
+            return module._layer
+        spec = None if module.foreign else NN_CLASSES.get(module.cls)
+        if spec is None:
+            kind, op = (Kind.NORM if is_norm_name(module.cls) else Kind.OTHER), module.cls
+        else:
+            kind, op = spec.kind, spec.op
+        fan_in, fan_out = fans(module) if spec is not None else (None, None)
+        layer = Layer(kind, op, self.site(module.node), fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain,
+                      init_name=module.init_name, name=module.name or module.cls, frozen=module.frozen,
+                      foreign=module.foreign, recurrent=recurrent_settings(module) if kind is Kind.RECURRENT else None,
+                      transformer=transformer_stack(module) if kind is Kind.BLOCK else None)  # fmt: skip
+        module._layer = layer
+        return layer
+
+    def apply_op(self, tensor: Tensor, kind: Kind, op: str, node: cst.CSTNode) -> Tensor:
+        return self.extend(tensor, Layer(kind, op, self.site(node)))
+
+    def cut(self, tensor: Tensor, cut: Cut, node: cst.CSTNode) -> Tensor:
+        return self.extend(tensor, Layer(Kind.CUT, cut.value, self.site(node), cut=cut))
+
+    @staticmethod
+    def extend(tensor: Tensor, layer: Layer) -> Tensor:
+        """The tensor after one more layer; its tags say what that last layer was."""
+        tags = tensor.tags - LAST_OP_TAGS
+        if layer.op in ("sigmoid", "hardsigmoid"):
+            tags |= {"gate", "sigmoid"}
+        elif layer.op in ("softmax", "log_softmax"):
+            tags |= {layer.op}
+        return Tensor(tensor.path + (layer,), tensor.root, tags)
+
+    def gated(self, main: Tensor, node: cst.CSTNode) -> Tensor:
+        return self.extend(main, Layer(Kind.OTHER, "gate", self.site(node)))
+
+    def merge(self, kind: MergeKind, tensors: list[Tensor], node: cst.CSTNode) -> Tensor:
+        """Where branches of one value meet: the common prefix, then a Merge of the branches."""
+        main = tensors[0]
+        same = [t for t in tensors if t.root == main.root]
+        if len(same) < 2:
+            return max(tensors, key=lambda t: count_weights(t.path))
+        prefix = 0
+        shortest = min(len(t.path) for t in same)
+        while prefix < shortest and all(t.path[prefix] is main.path[prefix] for t in same):
+            prefix += 1
+        branches = tuple(t.path[prefix:] for t in same)
+        tags = frozenset().union(*(t.tags for t in same)) - {"gate"}
+        if all(len(b) == 0 for b in branches):
+            return Tensor(main.path, main.root, tags)
+        return Tensor(main.path[:prefix] + (Merge(kind, branches, self.site(node)),), main.root, tags)
+
+
+def recurrent_settings(module: ModuleObj) -> Recurrent:
+    """`num_layers`, `nonlinearity` and `batch_first` of an RNN/LSTM/GRU or cell, None where not known."""
+    values = []
+    for index, key, default in ((2, "num_layers", 1), (3, "nonlinearity", "tanh")):
+        value = module.arg(index, key, default) if module.cls == "RNN" else module.kwargs.get(key, default)
+        values.append(value if known(value) else None)
+    return Recurrent(num_layers=values[0], nonlinearity=values[1], batch_first=module.kwargs.get("batch_first", False))
+
+
+def transformer_stack(module: ModuleObj) -> TransformerStack | None:
+    """`num_layers` and `norm_first` of nn.Transformer* blocks, None where not known."""
+
+    def typed(value: Any, kind: type) -> Any:
+        return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else None
+
+    if module.cls in TRANSFORMER_LAYERS:
+        return TransformerStack(num_layers=1, norm_first=typed(module.arg(7, "norm_first", False), bool))
+    if module.cls in ("TransformerEncoder", "TransformerDecoder"):
+        layer = module.arg(0, "encoder_layer" if module.cls == "TransformerEncoder" else "decoder_layer")
+        inner = transformer_stack(layer) if isinstance(layer, ModuleObj) else None
+        return TransformerStack(num_layers=typed(module.arg(1, "num_layers"), int),
+                                norm_first=None if inner is None else inner.norm_first)  # fmt: skip
+    if module.cls == "Transformer":
+        encoder = typed(module.arg(2, "num_encoder_layers", 6), int)
+        decoder = typed(module.arg(3, "num_decoder_layers", 6), int)
+        counts = [n for n in (encoder, decoder) if n is not None]
+        return TransformerStack(num_layers=max(counts, default=None), norm_first=typed(module.arg(11, "norm_first", False), bool),
+                                num_encoder_layers=encoder, num_decoder_layers=decoder)  # fmt: skip
+    return None

@@ -1,0 +1,233 @@
+"""Statements: assignments, `if`, `for`, `with`, `try`, `return`, dispatched by node type as
+expressions are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+
+from vglint.ir import Gap
+from vglint.source.names import dotted_name
+from vglint.source.values import (
+    UNKNOWN,
+    Bound,
+    Break,
+    Budget,
+    ClassInfo,
+    Continue,
+    FuncRef,
+    FunctionReturn,
+    Instance,
+    ModuleObj,
+    Partial,
+    QualRef,
+    Tensor,
+)
+
+_AUG = {
+    cst.AddAssign: cst.Add(), cst.SubtractAssign: cst.Subtract(), cst.MultiplyAssign: cst.Multiply(),
+    cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
+}  # fmt: skip
+
+
+class Statements:
+    """A part of `Interpreter`: runs statements in an environment (`env`, the local names)."""
+
+    def exec_block(self, body: Any, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        statements = body.body if hasattr(body, "body") else body
+        for statement in statements:
+            self.exec_statement(statement, env, cls)
+
+    def exec_statement(self, statement: cst.CSTNode, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        self.tick()
+        method = getattr(self, "exec_" + type(statement).__name__, None)
+        if method is not None:  # class definitions, `global` and the like build no layers
+            method(statement, env, cls)
+
+    def exec_SimpleStatementLine(self, statement: cst.SimpleStatementLine, env, cls) -> None:
+        for small in statement.body:
+            self.exec_small(small, env, cls)
+
+    def exec_If(self, statement: cst.If, env, cls) -> None:
+        test = self.eval(statement.test, env, cls)
+        unknown = test is UNKNOWN or isinstance(test, (Tensor, Bound))
+        if unknown:
+            self.gap(Gap.UNKNOWN_BRANCH, statement.test)
+        # An unknown test takes the else branch: `if weights is not None:` (pretrained loading),
+        # `if self.use_checkpoint:` and `if self.training:` guard the unusual case.
+        if not unknown and self.truth(test):
+            self.exec_block(statement.body, env, cls)
+        elif statement.orelse is not None:
+            orelse = statement.orelse
+            if isinstance(orelse, cst.If):
+                self.exec_statement(orelse, env, cls)
+            else:
+                self.exec_block(orelse.body, env, cls)
+
+    def exec_Try(self, statement: cst.Try, env, cls) -> None:
+        try:
+            self.exec_block(statement.body, env, cls)
+        finally:
+            if statement.finalbody is not None:
+                self.exec_block(statement.finalbody.body, env, cls)
+
+    def exec_FunctionDef(self, statement: cst.FunctionDef, env, cls) -> None:
+        env[statement.name.value] = FuncRef(statement)
+
+    def exec_While(self, statement: cst.While, env, cls) -> None:
+        self.not_followed(statement)
+
+    def exec_With(self, statement: cst.With, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        """`with torch.no_grad():` cuts every tensor made inside it from the gradient."""
+        context = next((item.item for item in statement.items if self.disables_grad(item.item, env, cls)), None)
+        if context is None:
+            for item in statement.items:
+                value = self.eval(item.item, env, cls)
+                if item.asname is not None:
+                    self.assign(item.asname.name, value, env, cls)
+            self.exec_block(statement.body, env, cls)
+            return
+        op = self.grad_context(context)
+        before = {key: id(value) for key, value in env.items()}
+        outer, self.no_grad = self.no_grad, True
+        try:
+            self.exec_block(statement.body, env, cls)
+        except FunctionReturn as done:
+            raise FunctionReturn(self.cut_all(done.value, op, context)) from None
+        finally:
+            self.no_grad = outer
+        for key, value in list(env.items()):
+            if before.get(key) != id(value):
+                env[key] = self.cut_all(value, op, context)
+
+    def exec_For(self, statement: cst.For, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        iterable = self.iterate(self.eval(statement.iter, env, cls))
+        if self.training_code:  # `for x, y in loader:` once, with symbolic batches; epochs once
+            iterable = iterable[:1] if iterable else [self.fresh_batch(statement.target)]
+        if iterable is None:
+            self.not_followed(statement)
+            return
+        for count, item in enumerate(iterable):
+            self.budget.loop(count)
+            self.assign(statement.target, item, env, cls)
+            try:
+                self.exec_block(statement.body, env, cls)
+            except Break:
+                return
+            except Continue:
+                continue
+        else:
+            if statement.orelse is not None:
+                self.exec_block(statement.orelse.body, env, cls)
+
+    def exec_small(self, small: cst.CSTNode, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        self.tick()
+        method = getattr(self, "exec_" + type(small).__name__, None)
+        if method is not None:  # `pass`, `global`, `import`, `del`, `assert` build no layers
+            method(small, env, cls)
+
+    def exec_Assign(self, small: cst.Assign, env, cls) -> None:
+        value = self.eval(small.value, env, cls)
+        if value is UNKNOWN and isinstance(small.value, cst.Call):
+            if any(isinstance(t.target, cst.Attribute) and dotted_name(t.target.value) == "self" for t in small.targets):
+                self.gap(Gap.UNRESOLVED_LAYER, small.value)
+        for target in small.targets:
+            self.assign(target.target, value, env, cls)
+
+    def exec_AnnAssign(self, small: cst.AnnAssign, env, cls) -> None:
+        if small.value is not None:
+            self.assign(small.target, self.eval(small.value, env, cls), env, cls)
+
+    def exec_AugAssign(self, small: cst.AugAssign, env, cls) -> None:
+        op = _AUG.get(type(small.operator))
+        current = self.eval(small.target, env, cls)
+        right = self.eval(small.value, env, cls)
+        value = self.binary(op, current, right, small) if op is not None else UNKNOWN
+        if isinstance(current, list) and isinstance(small.operator, cst.AddAssign) and isinstance(right, (list, tuple)):
+            current.extend(right)  # `layers += [...]` mutates the list in place
+            value = current
+        self.assign(small.target, value, env, cls)
+
+    def exec_Expr(self, small: cst.Expr, env, cls) -> None:
+        value = self.eval(small.value, env, cls)
+        call = small.value
+        if (isinstance(value, Tensor) and isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value.endswith("_") and isinstance(call.func.value, cst.Name)):  # fmt: skip
+            env[call.func.value.value] = value  # `x.detach_()`, `x.relu_()` change x in place
+
+    def exec_Return(self, small: cst.Return, env, cls) -> None:
+        raise FunctionReturn(self.eval(small.value, env, cls) if small.value is not None else None)
+
+    def exec_Raise(self, small: cst.Raise, env, cls) -> None:
+        raise FunctionReturn(UNKNOWN)
+
+    def exec_Break(self, small: cst.Break, env, cls) -> None:
+        raise Break
+
+    def exec_Continue(self, small: cst.Continue, env, cls) -> None:
+        raise Continue
+
+    def assign(self, target: cst.BaseExpression, value: Any, env: dict[str, Any], cls: ClassInfo | None) -> None:
+        if isinstance(target, cst.Name):
+            env[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = self.iterate(value)
+            elements = target.elements
+            if items is None or len(items) != len(elements) or any(isinstance(e, cst.StarredElement) for e in elements):
+                items = [UNKNOWN] * len(elements)
+                if isinstance(value, Tensor):  # `a, b = x.chunk(2)`: both come from x
+                    items = [value] * len(elements)
+                elif isinstance(value, list) and value and all(v is value[0] for v in value) and isinstance(value[0], Tensor):
+                    items = [value[0]] * len(elements)  # `q, k, v = qkv.unbind(0)`
+            for element, item in zip(elements, items):
+                self.assign(element.value, item, env, cls)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, env, cls)
+            self.set_attr(owner, target.attr.value, value)
+        elif isinstance(target, cst.Subscript):
+            owner = self.eval(target.value, env, cls)
+            key = self.subscript_key(target, env, cls)
+            if isinstance(owner, dict) and key is not UNKNOWN:
+                try:
+                    owner[key] = value
+                except TypeError:
+                    pass
+            elif isinstance(owner, list) and isinstance(key, int) and -len(owner) <= key < len(owner):
+                owner[key] = value
+
+    def iterate(self, value: Any) -> list[Any] | None:
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        if isinstance(value, dict):
+            return list(value)
+        if isinstance(value, range):
+            return list(value) if len(value) <= Budget.MAX_LOOP else None
+        if isinstance(value, str):
+            return list(value)
+        if isinstance(value, ModuleObj):
+            if value.cls == "ModuleDict":
+                return list(value.named)
+            return list(value.children)
+        if isinstance(value, Instance) and (value.children or self.container_base(value.cls)):
+            return list(value.children)
+        return None
+
+    def truth(self, value: Any) -> bool:
+        if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef, Partial)):
+            return True
+        try:
+            return bool(value)
+        except Exception:
+            return True
+
+    def not_followed(self, loop: cst.CSTNode) -> None:
+        """A loop we cannot run: in `forward` the path is lost (declaration order takes over);
+        in `__init__` some layers may be missing."""
+        self.gap(Gap.FORWARD_LOOP if self.forward_depth else Gap.UNRUNNABLE_LOOP, loop)
+
+    def fresh_batch(self, target: cst.BaseExpression | None = None) -> Any:
+        """A symbolic batch shaped like the loop target: `for x, y in loader` gets two tensors."""
+        if isinstance(target, (cst.Tuple, cst.List)):
+            return tuple(self.fresh_batch(e.value) for e in target.elements)
+        return Tensor((), next(self._roots))

@@ -1,0 +1,291 @@
+"""What torch does, for the interpreter (its "torch plugin"): `torch.nn` layers and containers,
+`torch` and `F` functions, `nn.init`, Module and Tensor methods, losses, no-grad regions and freezing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import libcst as cst
+
+from vglint.analysis import LossUse
+from vglint.ir import Cut, Gap, MergeKind
+from vglint.layers import CONTAINERS, LOSS_FUNCTIONS, NN_CLASSES, Loss, functional_op
+from vglint.source.values import (
+    LAST_OP_TAGS,
+    UNKNOWN,
+    Instance,
+    ModuleObj,
+    Param,
+    Tensor,
+    flatten_values,
+)
+
+_TENSOR_CUTS = {"detach": Cut.DETACH, "detach_": Cut.DETACH_INPLACE, "item": Cut.ITEM, "tolist": Cut.TOLIST,
+                "numpy": Cut.NUMPY}  # fmt: skip
+
+
+class TorchSemantics:
+    """A part of `Interpreter`: the meaning of torch names and methods."""
+
+    def call_torch(self, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        """A call of a `torch.` or `F.` name: an init function, a `torch.nn` class or a function."""
+        short = name.rsplit(".", 1)[-1]
+        if name.startswith("torch.nn.init."):
+            if args:
+                self.apply_init(short.rstrip("_"), args[0], args[1:], kwargs)
+            return args[0] if args else None
+        if name.startswith("torch.nn.") and name.count(".") == 2 and short[:1].isupper():
+            return self.make_module(short, args, kwargs, node)
+        return self.torch_function(short, args, kwargs, node)
+
+    def make_module(self, cls: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> ModuleObj:
+        module = ModuleObj(cls, node, list(args), dict(kwargs))
+        spec = NN_CLASSES.get(cls)
+        if spec is not None and spec.frozen_by is not None and kwargs.get(spec.frozen_by) is True:
+            module.frozen = True  # `nn.Embedding(n, d, _freeze=True)`: sinusoidal position tables
+        if cls in CONTAINERS and any(a is UNKNOWN for a in flatten_values([args, kwargs])):
+            self.gap(Gap.UNKNOWN_CONTAINER_ITEM, node)
+        if cls in ("Sequential", "ModuleList"):
+            if len(args) == 1 and isinstance(args[0], dict):  # Sequential(OrderedDict(...))
+                module.named = dict(args[0])
+                module.children = list(args[0].values())
+            elif cls == "ModuleList":
+                items = self.iterate(args[0]) if args else []
+                module.children = [m for m in (items or [])]
+            else:
+                module.children = [a for a in args]
+        elif cls == "ModuleDict":
+            if args and isinstance(args[0], dict):
+                module.named = dict(args[0])
+                module.children = list(args[0].values())
+        return module
+
+    def torch_function(self, short: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if short in ("cat", "concat", "stack", "hstack", "vstack") and args:
+            items = self.iterate(args[0])
+            parts = [t for t in (items or []) if isinstance(t, Tensor)]
+            return self.merge(MergeKind.CONCAT, parts, node) if parts else UNKNOWN
+        if short == "add" and len(tensors) == 2:
+            return self.merge(MergeKind.ADD, tensors, node)
+        if short == "mul" and len(tensors) == 2:
+            return self.tensor_binary(cst.Multiply(), tensors[0], tensors[1], node)
+        op = functional_op(short)
+        if op is not None and tensors:
+            return self.apply_op(tensors[0], op.kind, op.op, node)
+        if short in ("tensor", "as_tensor") and tensors:
+            return self.cut(tensors[0], Cut.TENSOR if short == "tensor" else Cut.AS_TENSOR, node)
+        if short in ("randn", "rand", "zeros", "ones", "empty", "randint", "full") and not tensors:
+            dims = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+            if short in ("randint", "full") and len(args) >= 2:
+                dims = args[-1] if isinstance(args[-1], (list, tuple)) else args[2:] if short == "randint" else args[0]
+            shape = tuple(d if isinstance(d, int) else None for d in (dims if isinstance(dims, (list, tuple)) else []))
+            return Tensor((), next(self._roots), shape=shape or None, made_by=node)
+        if short in LOSS_FUNCTIONS and tensors:
+            self.record_loss(LOSS_FUNCTIONS[short], f"F.{short}", tensors[0], node)
+            return self.loss_value(args, kwargs, node)
+        return self.passthrough(args, kwargs, node)
+
+    def tensor_method(self, tensor: Tensor, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        op = functional_op(name)
+        if op is not None:
+            return self.apply_op(tensor, op.kind, op.op, node)
+        if name in ("chunk", "split", "unbind"):
+            count = args[0] if args and isinstance(args[0], int) and name == "chunk" else 2
+            return [tensor] * max(1, min(count, 16))
+        if name in _TENSOR_CUTS:
+            return self.cut(tensor, _TENSOR_CUTS[name], node)
+        if name in ("size", "dim", "numel"):
+            return UNKNOWN
+        others = [a for a in args if isinstance(a, Tensor)]
+        if name in ("add", "add_") and others:
+            return self.merge(MergeKind.ADD, [tensor, others[0]], node)
+        if name in ("mul", "mul_") and others:
+            return self.tensor_binary(cst.Multiply(), tensor, others[0], node)
+        return tensor
+
+    def module_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name in ("add_module", "register_module") and len(args) == 2:
+            if args[1] is UNKNOWN:
+                self.gap(Gap.UNKNOWN_CONTAINER_ITEM, node)
+            if isinstance(obj, Instance):
+                key = args[0] if isinstance(args[0], str) else f"_{len(obj.attrs)}"
+                obj.attrs[key] = args[1]
+            elif isinstance(obj, ModuleObj):
+                obj.children.append(args[1])
+                if isinstance(args[0], str):
+                    obj.named[args[0]] = args[1]
+            return None
+        if name in ("items", "keys", "values") and isinstance(obj, ModuleObj) and obj.cls == "ModuleDict":
+            return list(getattr(obj.named, name)())
+        if name in ("items", "keys", "values") and isinstance(obj, Instance) and self.container_base(obj.cls) == "ModuleDict":
+            modules = {k: v for k, v in obj.attrs.items() if isinstance(v, (ModuleObj, Instance))}
+            return list(getattr(modules, name)())
+        if name in ("append", "extend", "insert") and isinstance(obj, ModuleObj):
+            self.call_method(obj.children, name, args, kwargs, node)
+            return obj
+        if name in ("append", "extend") and isinstance(obj, Instance):
+            self.call_method(obj.children, name, args, kwargs, node)
+            return obj
+        if name in ("modules", "children"):
+            return self.submodules(obj, recursive=name == "modules", include_self=name == "modules")
+        if name in ("named_modules", "named_children"):
+            return [("", m) for m in self.submodules(obj, recursive=name == "named_modules", include_self=True)]
+        if name == "apply" and args:
+            for module in self.submodules(obj, recursive=True, include_self=True):
+                self.call(args[0], [module], {}, node)
+            return obj
+        if name in ("parameters", "named_parameters"):
+            return [Param(m, "weight") for m in self.submodules(obj, recursive=True, include_self=False)] or [Param(obj, "weight")]
+        if name in ("requires_grad_", "eval", "train", "to", "cuda", "cpu", "float", "half", "double"):
+            if name == "requires_grad_" and (args[:1] == [False] or kwargs.get("requires_grad") is False):
+                for module in self.submodules(obj, recursive=True, include_self=True):
+                    self.freeze(module)
+            return obj
+        if name == "forward":
+            return self.apply(obj, args, kwargs, node)
+        return self.passthrough(args, kwargs, node)
+
+    def param_method(self, param: Param, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if name == "requires_grad_" and (args[:1] == [False] or kwargs.get("requires_grad") is False):
+            self.freeze(param.owner)
+        elif name in ("normal_", "uniform_", "zero_", "fill_", "copy_", "trunc_normal_"):
+            self.apply_init(name.rstrip("_"), param, args[1:] if name != "copy_" else [], kwargs, method=True, method_args=args)
+        return param
+
+    def submodules(self, obj: Any, recursive: bool, include_self: bool) -> list[Any]:
+        found: list[Any] = [obj] if include_self else []
+        for child in self.children_of(obj):
+            found.append(child)
+            if recursive:
+                found.extend(self.submodules(child, True, False))
+        return found
+
+    def children_of(self, obj: Any) -> list[Any]:
+        """Submodules in registration order (attributes, list items, container children)."""
+        values: list[Any] = []
+        if isinstance(obj, Instance):
+            values = list(obj.children) if self.container_base(obj.cls) == "Sequential" else [*obj.attrs.values(), *obj.children]
+            if obj.layer is not None:
+                values.insert(0, obj.layer)
+        elif isinstance(obj, ModuleObj):
+            values = list(obj.children) or [a for a in [*obj.args, *obj.kwargs.values()] if isinstance(a, (ModuleObj, Instance))]
+        children: list[Any] = []
+        for value in values:
+            if isinstance(value, (ModuleObj, Instance)):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(v for v in value if isinstance(v, (ModuleObj, Instance)))
+        return children
+
+    def apply_init(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any], method=False, method_args=None) -> None:
+        """Record `nn.init.*` (or `.normal_()` on a weight) as fan_in * Var(W) of the layer."""
+        if not isinstance(target, Param) or target.name != "weight" or not isinstance(target.owner, ModuleObj):
+            return
+        layer = target.owner
+        fan_in, fan_out = fans(layer)
+        gain_sq: float | None = None
+        if kind.startswith("kaiming"):
+            a = kwargs.get("a", args[0] if args else 0)
+            mode = kwargs.get("mode", args[1] if len(args) > 1 else "fan_in")
+            nonlinearity = kwargs.get("nonlinearity", args[2] if len(args) > 2 else "leaky_relu")
+            a = a if isinstance(a, (int, float)) else 0
+            gain_sq = {"relu": 2.0, "leaky_relu": 2.0 / (1 + a * a), "tanh": (5 / 3) ** 2, "selu": 0.75**2}.get(nonlinearity, 1.0)
+            if mode == "fan_out":
+                gain_sq = gain_sq * fan_in / fan_out if fan_in and fan_out else None
+        elif kind.startswith("xavier"):
+            g = kwargs.get("gain", args[0] if args else 1.0)
+            g = g if isinstance(g, (int, float)) else 1.0
+            gain_sq = 2 * g * g * fan_in / (fan_in + fan_out) if fan_in and fan_out else g * g
+        elif kind == "orthogonal":
+            g = kwargs.get("gain", args[0] if args else 1.0)
+            gain_sq = (g if isinstance(g, (int, float)) else 1.0) ** 2
+        elif kind in ("normal", "trunc_normal"):
+            values = method_args if method else args
+            std = kwargs.get("std", values[1] if len(values) > 1 else 1.0)
+            if isinstance(std, (int, float)) and fan_in:
+                gain_sq = fan_in * std * std
+        elif kind == "uniform":
+            values = method_args if method else args
+            low = kwargs.get("a", kwargs.get("from", values[0] if values else 0.0))
+            high = kwargs.get("b", kwargs.get("to", values[1] if len(values) > 1 else 1.0))
+            if isinstance(low, (int, float)) and isinstance(high, (int, float)) and fan_in:
+                gain_sq = fan_in * (high - low) ** 2 / 12
+        elif kind in ("zeros", "zero", "constant", "fill", "ones"):
+            gain_sq = 0.0 if kind in ("zeros", "zero") else None
+        elif kind == "eye" or kind == "dirac":
+            gain_sq = 1.0
+        if gain_sq is not None:
+            layer.init_gain = gain_sq
+            layer.init_name = kind
+
+    def loss_value(self, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Tensor:
+        """A loss continues its inputs' paths: a loss computed in `forward` and returned (VQ-VAE's
+        codebook loss) is a route for the gradient like any output."""
+        value = self.passthrough(args, kwargs, node)
+        return Tensor(value.path, value.root, (value.tags - LAST_OP_TAGS) | {"loss"})
+
+    def record_loss(self, loss: Loss, called_as: str, value: Tensor, node: cst.CSTNode) -> None:
+        """A loss called on probabilities, in training code that is not under no_grad."""
+        if self.no_grad or not any(f in self.backward_functions for f in self.call_stack):
+            return
+        if loss.saturates_after is not None and loss.saturates_after in value.tags:
+            self.facts.loss_uses.append(LossUse(loss.saturates_after, called_as, self.site(node)))
+
+    def grad_context(self, context: cst.Call) -> Cut:
+        """Which no-grad context a `with` item or decorator is."""
+        name = self.qualified(context.func) or "torch.no_grad"
+        if name.endswith("set_grad_enabled"):
+            return Cut.GRAD_DISABLED
+        return Cut.INFERENCE_MODE if name.endswith("inference_mode") else Cut.NO_GRAD
+
+    def disables_grad(self, expr: cst.BaseExpression, env, cls) -> bool:
+        if not isinstance(expr, cst.Call):
+            return False
+        name = self.qualified(expr.func)
+        if name in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"):
+            return True
+        if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and expr.args:
+            return self.eval(expr.args[0].value, env, cls) is False
+        return False
+
+    def cut_all(self, value: Any, cut: Cut, node: cst.CSTNode) -> Any:
+        """`value` with a gradient cut appended to each tensor in it."""
+        if isinstance(value, Tensor):
+            return self.cut(value, cut, node)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.cut_all(v, cut, node) for v in value)
+        return value
+
+    def freeze(self, owner: Any) -> None:
+        """`requires_grad_(False)`: kept by construction site too, since training code freezes its
+        own instance of a model (`model.encoder.requires_grad_(False)` in `main()`)."""
+        if isinstance(owner, (ModuleObj, Instance)):
+            owner.frozen = True
+            if isinstance(owner, ModuleObj):
+                self.frozen_sites.add(owner.node)
+
+
+def fans(module: ModuleObj) -> tuple[int | None, int | None]:
+    """fan_in and fan_out of a Linear or Conv layer, when its sizes are known."""
+    if module.cls in ("Linear",):
+        fan_in, fan_out = module.arg(0, "in_features"), module.arg(1, "out_features")
+        return (fan_in if isinstance(fan_in, int) else None, fan_out if isinstance(fan_out, int) else None)
+    if module.cls.startswith(("Conv", "ConvTranspose")):
+        c_in, c_out = module.arg(0, "in_channels"), module.arg(1, "out_channels")
+        kernel = module.arg(2, "kernel_size")
+        groups = module.kwargs.get("groups", module.args[6] if len(module.args) > 6 else 1)
+        if isinstance(kernel, int):
+            size = kernel ** int(module.cls[-2]) if module.cls[-2].isdigit() else kernel
+        elif isinstance(kernel, (list, tuple)) and all(isinstance(k, int) for k in kernel):
+            size = math.prod(kernel)
+        else:
+            return None, None
+        if not (isinstance(c_in, int) and isinstance(c_out, int) and isinstance(groups, int) and groups > 0):
+            return None, None
+        fan_in, fan_out = c_in // groups * size, c_out // groups * size
+        if module.cls.startswith("ConvTranspose"):
+            fan_in, fan_out = fan_out, fan_in
+        return fan_in or None, fan_out or None
+    return None, None

@@ -1,0 +1,261 @@
+"""The values the interpreter computes with: plain Python values it knows exactly, `UNKNOWN` for
+everything else, and models of what model code builds (modules, instances, symbolic tensors), plus
+the budget that bounds every interpretation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
+
+from vglint.ir import Layer
+from vglint.ir import Path as LayerPath
+from vglint.source.sites import NodeSite
+
+THIS_MODULE = "<this module>"
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class OutOfBudget(Exception):
+    """The interpretation of one model ran past its step budget or call depth."""
+
+
+class FunctionReturn(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Break(Exception):
+    pass
+
+
+class Continue(Exception):
+    pass
+
+
+class Budget:
+    """Every limit on interpreting user code, in one place: steps per model and per file, call
+    depth, a wall clock per model, and the sizes of loops, lists and files the interpreter takes on."""
+
+    MAX_STEPS = 100_000  # per model
+    MAX_FILE_STEPS = 250_000  # per file: a file of 100 factory functions (timm) stops at this
+    MAX_DEPTH = 40  # nested calls, and module trees named
+    MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
+    MAX_LOOP = 1_000  # iterations of one loop or comprehension
+    MAX_SEQUENCE = 100_000  # items of a list or string built by `*` or `+`
+    MAX_SIBLING_BYTES = 400_000  # a sibling module larger than this is not read
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.file_steps = 0
+        self.depth = 0
+        self.deadline = time.monotonic() + self.MAX_SECONDS
+
+    def reset(self) -> None:
+        """A new model: a fresh step budget and clock, unless the file's budget is spent."""
+        self.deadline = time.monotonic() + self.MAX_SECONDS
+        self.file_steps += self.steps
+        self.steps = 0 if self.file_steps < self.MAX_FILE_STEPS else self.MAX_STEPS
+        self.depth = 0
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > self.MAX_STEPS:
+            raise OutOfBudget
+        if self.steps % 1024 == 0 and time.monotonic() > self.deadline:
+            raise OutOfBudget  # steps bound the work; the clock bounds what a step may cost
+
+    def enter_call(self) -> None:
+        self.depth += 1
+        if self.depth > self.MAX_DEPTH:
+            raise OutOfBudget
+
+    def exit_call(self) -> None:
+        self.depth -= 1
+
+    def loop(self, count: int) -> None:
+        """Called with each iteration's index."""
+        if count >= self.MAX_LOOP:
+            raise OutOfBudget
+
+
+@dataclass(eq=False)
+class QualRef:
+    """A name reached through an import: `torch.nn.Linear`, `torch.sigmoid`, `F`."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    bases: list[Any]
+    methods: dict[str, cst.FunctionDef]
+    assigns: dict[str, cst.BaseExpression]
+    ctx: ModuleContext | None = None  # the module it is defined in
+
+
+@dataclass(eq=False)
+class FuncRef:
+    node: cst.FunctionDef
+    bound: Any = None  # the instance, for methods
+    owner: ClassInfo | None = None
+    ctx: ModuleContext | None = None  # for module-level functions of another module
+
+
+@dataclass(eq=False)
+class ModuleContext:
+    """One module's names: the checked file, or a sibling module of its package that it imports
+    from (`from .blocks import BasicBlock`). Code runs with the names of the module it is in."""
+
+    module: cst.Module
+    imports: dict[str, str]
+    locator: Any
+    path: Path | None
+    self_names: set[str]
+    local: bool = True  # the file being checked (findings may point into it)
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    globals: dict[str, Any] = field(default_factory=dict)
+    sites: dict[cst.CSTNode, NodeSite] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Param:
+    """`layer.weight` or `layer.bias`: the target of an init call or a freeze."""
+
+    owner: Any
+    name: str
+
+
+@dataclass(eq=False)
+class ModuleObj:
+    """A `torch.nn` layer or container made in the code."""
+
+    cls: str
+    node: cst.CSTNode
+    args: list[Any]
+    kwargs: dict[str, Any]
+    children: list[Any] = field(default_factory=list)
+    named: dict[str, Any] = field(default_factory=dict)
+    init_gain: float | None = None
+    init_name: str | None = None
+    frozen: bool = False
+    name: str | None = None  # attribute path in the model, e.g. "encoder.0"
+    foreign: bool = False  # not from torch.nn: never looked up in NN_LAYERS
+    _layer: Layer | None = None
+
+    def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
+        if name in self.kwargs:
+            return self.kwargs[name]
+        return self.args[index] if index < len(self.args) else default
+
+
+@dataclass(eq=False)
+class Instance:
+    """An object of a model class defined in the file."""
+
+    cls: ClassInfo
+    node: cst.CSTNode | None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    children: list[Any] = field(default_factory=list)  # for subclasses of Sequential/ModuleList
+    frozen: bool = False
+    name: str | None = None
+    layer: ModuleObj | None = None  # the torch layer a subclass of one (`class MyConv(nn.Conv2d)`) is
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A symbolic tensor: the path of layers from its root input, plus tags rules may read."""
+
+    path: LayerPath
+    root: int
+    tags: frozenset[str] = frozenset()
+    shape: tuple[Any, ...] | None = None  # known for tensors the code builds: torch.randn(32, 1000, 8)
+    made_by: cst.CSTNode | None = None  # the call that built it, for messages
+
+
+#: Tags that say what the last operation on a tensor was, for the loss rules.
+LAST_OP_TAGS = frozenset({"gate", "sigmoid", "softmax", "log_softmax"})
+
+
+@dataclass(eq=False)
+class Bound:
+    """A method looked up on a value we model (`layers.append`, `x.sigmoid`, `self.modules`)."""
+
+    obj: Any
+    name: str
+
+
+@dataclass(eq=False)
+class Partial:
+    """`functools.partial(f, *args, **kwargs)`, as in `norm_layer = partial(nn.LayerNorm, eps=1e-6)`."""
+
+    func: Any
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+@dataclass(eq=False)
+class SuperRef:
+    instance: Any
+    cls: ClassInfo
+
+
+_KNOWN = (int, float, str, bool, type(None))
+
+
+def key_like(value: Any) -> bool:
+    """A known value that can be a dict key."""
+    if not known(value):
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def known(value: Any) -> bool:
+    """True for plain Python values the interpreter computed exactly."""
+    if isinstance(value, _KNOWN):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(known(v) for v in value)
+    return False
+
+
+def clone(value: Any) -> Any:
+    """`copy.deepcopy` of a module: new layer objects with the same settings (Annotated Transformer's `clones`)."""
+    if isinstance(value, ModuleObj):
+        return ModuleObj(value.cls, value.node, list(value.args), dict(value.kwargs),
+                         children=[clone(c) for c in value.children],
+                         named={k: clone(v) for k, v in value.named.items()},
+                         init_gain=value.init_gain, init_name=value.init_name, frozen=value.frozen)  # fmt: skip
+    if isinstance(value, Instance):
+        copied = Instance(value.cls, value.node, frozen=value.frozen)
+        copied.attrs = {k: clone(v) for k, v in value.attrs.items()}
+        copied.children = [clone(c) for c in value.children]
+        return copied
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
+def flatten_values(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in flatten_values(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in flatten_values(item)]
+    return [value]
