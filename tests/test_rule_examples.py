@@ -1,5 +1,6 @@
 """Each rule's documented examples are tests (Fixit's VALID/INVALID): the `Example` code of its
-page must produce the rule's finding, the `Use instead` code must not."""
+page and its `invalid` cases must produce the rule's finding on the line the rule declares, the
+`Use instead` code and its `valid` cases must not."""
 
 from __future__ import annotations
 
@@ -10,28 +11,35 @@ from vglint.docs import examples
 from vglint.engine import check_source, make_rules
 from vglint.rules import ALL_RULES
 
-CASES = [
-    (rule, kind, index, code)
-    for rule in ALL_RULES
-    for kind, section, extra in (("invalid", "Example", rule.invalid), ("valid", "Use instead", rule.valid))
-    for index, code in enumerate([*examples(rule, section), *extra])
-]
+def _cases(rule) -> list[tuple[str, str, int | None]]:
+    """(kind, source, line of the finding or None) for every example of `rule`."""
+    documented = examples(rule, "Example")
+    assert len(rule.example_lines) == len(documented), f"{rule.code}: one example line per Example block"
+    return [
+        *[("invalid", code, line) for code, line in zip(documented, rule.example_lines)],
+        *[("invalid", case.code, case.line) for case in rule.invalid],
+        *[("valid", code, None) for code in [*examples(rule, "Use instead"), *rule.valid]],
+    ]
 
 
-def codes_reported(source: str) -> list[str]:
+CASES = [(rule, kind, index, source, line) for rule in ALL_RULES for index, (kind, source, line) in enumerate(_cases(rule))]
+
+
+def reported(source: str) -> list[tuple[str, int]]:
     settings = Settings()
     findings, errors = check_source(source.encode(), "example.py", make_rules(settings), settings)
     assert errors == []
-    return [f.code for f in findings]
+    return [(f.code, f.span.line) for f in findings]
 
 
-@pytest.mark.parametrize(("rule", "kind", "index", "source"), CASES, ids=[f"{r.code}-{k}-{i}" for r, k, i, _ in CASES])
-def test_documented_example(rule, kind, index, source):
-    reported = codes_reported(source)
+@pytest.mark.parametrize(("rule", "kind", "index", "source", "line"), CASES,
+                         ids=[f"{r.code}-{k}-{i}" for r, k, i, _, _ in CASES])  # fmt: skip
+def test_documented_example(rule, kind, index, source, line):
+    found = reported(source)
     if kind == "invalid":
-        assert rule.code in reported
+        assert (rule.code, line) in found
     else:
-        assert rule.code not in reported
+        assert rule.code not in [code for code, _ in found]
 
 
 @pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.code != "VG002"], ids=lambda r: r.code)

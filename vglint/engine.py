@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from vglint.analysis import FileAnalysis
 from vglint.config import Settings
 from vglint.findings import Finding, Severity, Span
 from vglint.rules import RULES_BY_CODE, Rule, select_codes
@@ -166,19 +167,26 @@ def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Set
     if analysis.unreadable is not None:
         findings, warnings_ = _unparsable(rules, filename, *analysis.unreadable)
         return _unsuppressed(findings, analysis.text, filename, settings), warnings_, []
+    findings, errors = check_analysis(analysis, rules, settings)
+    return findings, [], [f"{filename}: front-end: {e}" for e in analysis.internal_errors] + errors
+
+
+def check_analysis(analysis: FileAnalysis, rules: list[Rule], settings: Settings) -> tuple[list[Finding], list[str]]:
+    """The rules on one analysed file, from any front-end: findings after suppressions, and the
+    rules that failed (a rule bug must not lose the other rules' findings)."""
     analysis.sequence_length = settings.sequence_length
-    errors = [f"{filename}: front-end: {e}" for e in analysis.internal_errors]
     findings: list[Finding] = []
+    errors: list[str] = []
     for rule in rules:
         try:
             findings.extend(rule.check_file(analysis))
         except RecursionError:
             raise
-        except Exception as error:  # a rule bug must not lose the other rules' findings
+        except Exception as error:
             if os.environ.get("VGLINT_DEBUG") == "1":
                 raise
-            errors.append(f"{filename}: {rule.code}: {type(error).__name__}: {error}")
-    return _unsuppressed(_deduplicated(findings), analysis.text, filename, settings), [], errors
+            errors.append(f"{analysis.filename}: {rule.code}: {type(error).__name__}: {error}")
+    return _unsuppressed(_deduplicated(findings), analysis.text, analysis.filename, settings), errors
 
 
 _deep_stack_lock = threading.Lock()

@@ -9,7 +9,7 @@ from vglint.estimate import estimated_attenuation
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, Marker, ModelGraph, saturating_chains
 from vglint.layers import TRANSFORMER_LAYERS
-from vglint.rules.base import Option, Rule, located
+from vglint.rules.base import Invalid, Option, Rule, located
 
 _APPROXIMATE = " (forward not followed: layers in declaration order)"
 
@@ -85,10 +85,14 @@ class SaturatingChain(Rule):
     message = "{chain_length} saturating activations ({activations}) in a row with no normalisation or skip connection between them{_note}"
     fix = "use ReLU/GELU-family activations, or put a normalisation layer or a residual connection inside the chain"
     summary = "N or more saturating activations in a row on one path"
+    example_lines = (8,)
     options = (Option("min-chain", 4, "shortest run of saturating activations that is reported"),)
     invalid = (
-        "import torch.nn as nn\n\n"
-        "net = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(8, 8), nn.Sigmoid())])\n",
+        Invalid(
+            "import torch.nn as nn\n\n"
+            "net = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(8, 8), nn.Sigmoid())])\n",
+            line=3,
+        ),
     )
     valid = (
         "import torch.nn as nn\n\n"
@@ -162,16 +166,20 @@ class GradientAttenuation(Rule):
     message = "estimated gradient attenuation {estimate:.1e} across {weight_layers} weight layers, mostly from {cause}{_note}"
     fix = "add normalisation or residual connections, use ReLU-family activations with Kaiming init, or make the model shallower"
     summary = "the estimated gradient attenuation along the deepest path is below a threshold"
+    example_lines = (6,)
     options = (
         Option("warn-below", 1e-4, "estimates below this are warnings"),
         Option("error-below", 1e-8, "estimates below this are errors"),
     )
     invalid = (
-        "import torch.nn as nn\n\n"
-        "layers = [nn.Linear(64, 64)]\n"
-        "for _ in range(8):\n"
-        "    layers += [nn.Sigmoid(), nn.Linear(64, 64)]\n"
-        "model = nn.Sequential(*layers)\n",
+        Invalid(
+            "import torch.nn as nn\n\n"
+            "layers = [nn.Linear(64, 64)]\n"
+            "for _ in range(8):\n"
+            "    layers += [nn.Sigmoid(), nn.Linear(64, 64)]\n"
+            "model = nn.Sequential(*layers)\n",
+            line=6,
+        ),
     )
     valid = (
         "import torch.nn as nn\n\n"
@@ -250,10 +258,14 @@ class MissingNormalization(Rule):
     message = "{weight_layers} weight layers on the deepest path and no normalisation layer"
     fix = "add BatchNorm/LayerNorm/GroupNorm between the weight layers"
     summary = "a path has N or more weight layers and no normalisation layer"
+    example_lines = (3,)
     options = (Option("min-layers", 10, "fewest weight layers on a path that need a normalisation layer"),)
     invalid = (
-        "import torch.nn as nn\n\n"
-        "model = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(8, 8), nn.ReLU())])\n",
+        Invalid(
+            "import torch.nn as nn\n\n"
+            "model = nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(8, 8), nn.ReLU())])\n",
+            line=3,
+        ),
     )
     valid = (
         "import torch.nn as nn\n\n"
@@ -326,10 +338,14 @@ class MissingSkipConnection(Rule):
     message = "{weight_layers} weight layers on the deepest path and no residual or dense connection"
     fix = "add residual connections (x + f(x)) around blocks of layers"
     summary = "a path has N or more weight layers and no residual or dense connection"
+    example_lines = (3,)
     options = (Option("min-layers", 20, "fewest weight layers on a path that need a skip connection"),)
     invalid = (
-        "import torch.nn as nn\n\n"
-        "model = nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(8, 8), nn.LayerNorm(8), nn.ReLU())])\n",
+        Invalid(
+            "import torch.nn as nn\n\n"
+            "model = nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(8, 8), nn.LayerNorm(8), nn.ReLU())])\n",
+            line=3,
+        ),
     )
     valid = (
         "import torch.nn as nn\n\n"
@@ -395,11 +411,15 @@ class DeepPostNormTransformer(Rule):
     message = "{num_layers} post-LN transformer layers (norm_first=False): deep Post-LN stacks need learning-rate warm-up and often fail to train"
     fix = "pass norm_first=True to the transformer layers (Pre-LN), or use fewer layers"
     summary = "a stack of N or more post-LN transformer layers"
+    example_lines = (4,)
     options = (Option("min-layers", 12, "fewest post-LN layers in a stack that is reported"),)
     invalid = (
-        "from torch import nn\n\n"
-        "layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)\n"
-        "encoder = nn.TransformerEncoder(layer, num_layers=12)\n",
+        Invalid(
+            "from torch import nn\n\n"
+            "layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)\n"
+            "encoder = nn.TransformerEncoder(layer, num_layers=12)\n",
+            line=4,
+        ),
     )
     valid = (
         "from torch import nn\n\n"

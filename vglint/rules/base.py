@@ -1,9 +1,15 @@
 """What a rule is: code, name, severity, message template, typed options, documentation, examples.
 
 A rule's class docstring is its documentation page (ruff's five parts: What it does, Why is this
-bad?, Example, Use instead, References); `invalid` and `valid` hold the examples that
-`tests/test_rule_examples.py` runs and the page shows (Fixit's VALID/INVALID). One object, so the
+bad?, Example, Use instead, References). Its Example code, reported on `example_lines`, and its
+`invalid` cases must produce the rule's finding on the line given; its Use instead code and `valid`
+cases must not (Fixit's VALID/INVALID, run by `tests/test_rule_examples.py`). One object, so the
 rule, its proof and its page cannot drift apart.
+
+How a rule reports: `self.finding(filename, span, model=..., severity=..., **evidence)` fills the
+rule's `message` template from the evidence, so JSON and text never disagree. Evidence keys that
+start with `_` (`_note`, `_layers`) are for the message only: they are left out of the JSON
+`evidence`, which keeps numbers and plain values (`chain_length`, `estimate`, `layers`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,14 @@ from vglint.findings import Finding, Severity, Span
 if TYPE_CHECKING:
     from vglint.analysis import FileAnalysis
     from vglint.ir import ModelGraph
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code that must produce the rule's finding on `line` (1-based, in the code)."""
+
+    code: str
+    line: int
 
 
 @dataclass(frozen=True)
@@ -56,9 +70,11 @@ class Rule:
     summary: ClassVar[str]
     options: ClassVar[tuple[Option, ...]] = ()
     enabled_by_default: ClassVar[bool] = True
-    #: Code that must produce this rule's finding, and code that must not.
-    invalid: ClassVar[tuple[str, ...]] = ()
+    #: Code that must produce this rule's finding (on the line given), and code that must not.
+    invalid: ClassVar[tuple[Invalid, ...]] = ()
     valid: ClassVar[tuple[str, ...]] = ()
+    #: The line of each Example block of the documentation where the finding is reported.
+    example_lines: ClassVar[tuple[int, ...]] = ()
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         values = {option.name: option.default for option in self.options}

@@ -125,6 +125,7 @@ class GradientCutInForward(Rule):
     message = "{cut} in forward cuts the gradient: {_layers} get no gradient from the output"
     fix = "remove the cut, or freeze those layers on purpose with requires_grad_(False)"
     summary = "detach(), .data, .item(), .numpy() or torch.tensor() on the path to the output"
+    example_lines = (10,)
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
         return _cut_findings(self, graph, ctx, no_grad=False, evidence_key="cut")
@@ -189,6 +190,7 @@ class NoGradInForward(Rule):
     message = "{context} in forward around {_layers}, whose parameters still require grad: they get no gradient"
     fix = "move the no_grad block out of forward, or freeze those submodules with requires_grad_(False)"
     summary = "torch.no_grad()/inference_mode() in forward around trainable submodules"
+    example_lines = (11,)
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
         return _cut_findings(self, graph, ctx, no_grad=True, evidence_key="context")

@@ -69,6 +69,7 @@ class SigmoidWithBCELoss(Rule):
     message = "sigmoid output fed to {loss}: a saturated logit gets a zero gradient; drop the sigmoid and use {replacement}"
     fix = "return logits from the model and use BCEWithLogitsLoss (apply sigmoid only for prediction)"
     summary = "a sigmoid output fed to BCELoss instead of the logits version"
+    example_lines = (7,)
 
     def check_file(self, ctx) -> Iterator[Finding]:
         for use in ctx.training.loss_uses:
@@ -127,6 +128,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     message = "softmax output fed to {loss}, which applies log-softmax itself: confident predictions get a vanishing gradient; pass the logits"
     fix = "pass the logits to the loss; apply softmax only for metrics or prediction"
     summary = "softmax probabilities fed to CrossEntropyLoss, which applies log-softmax itself"
+    example_lines = (7,)
 
     def check_file(self, ctx) -> Iterator[Finding]:
         for use in ctx.training.loss_uses:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vglint.findings import Severity
-from vglint.rules.base import Rule
+from vglint.rules.base import Invalid, Rule
 
 
 class SyntaxError_(Rule):
@@ -41,7 +41,8 @@ class SyntaxError_(Rule):
     message = "file cannot be checked: {detail}"
     fix = "fix the syntax or encoding so the file can be parsed"
     summary = "a file cannot be read or parsed"
-    invalid = ("class Net(nn.Module)\n    pass\n",)
+    example_lines = (1,)
+    invalid = (Invalid("class Net(nn.Module)\n    pass\n", line=1),)
     valid = ("class Net(nn.Module):\n    pass\n",)
 
 

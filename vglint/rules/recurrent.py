@@ -97,6 +97,7 @@ class PlainRNNLongSequence(Rule):
     )
     fix = "use nn.LSTM or nn.GRU (forget-gate bias 1), truncate backpropagation through time, or clip gradients"
     summary = "nn.RNN / nn.RNNCell over sequences known to be long"
+    example_lines = (9,)
     options = (Option("min-seq-len", 100, "shortest sequence length that is reported as long"),)
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
@@ -175,6 +176,7 @@ class RNNWithoutGradientClipping(Rule):
     )
     fix = "call torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) between backward() and step()"
     summary = "a training loop for a recurrent model with no gradient clipping"
+    example_lines = (9,)
 
     def check_file(self, ctx) -> Iterator[Finding]:
         training = ctx.training

@@ -112,7 +112,8 @@ class Forward:
         if found is None:
             if self.container_base(instance.cls) == "Sequential":
                 return self.run_sequential(instance.children, args, node)
-            self.gap(Gap.NO_FORWARD, instance.cls.node.name)
+            with self.entered(instance.cls.ctx):  # the site is in the class's own module
+                self.gap(Gap.NO_FORWARD, instance.cls.node.name)
             return self.declared_order(instance, args)
         owner, forward = found
         mark = len(self.reasons)
@@ -123,7 +124,8 @@ class Forward:
         lost = self.forward_lost_since(mark)
         if lost or not any(isinstance(v, Tensor) for v in flatten_values(result)):
             if not lost:
-                self.gap(Gap.FORWARD_LOST, forward.name)
+                with self.entered(owner.ctx):
+                    self.gap(Gap.FORWARD_LOST, forward.name)
             return self.declared_order(instance, args)
         return result
 
