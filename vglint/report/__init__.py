@@ -1,12 +1,7 @@
 """Reporters: they format findings and nothing else."""
 
 from vglint.report.json import render_json, statistics_json
-from vglint.report.text import (
-    render_concise,
-    render_full,
-    render_statistics,
-    summary_line,
-)
+from vglint.report.text import render_concise, render_full, render_statistics, summary_line
 
 FORMATS = ("full", "concise", "json")
 

@@ -9,25 +9,8 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import FedShape
-from vglint.ir import (
-    Cut,
-    Gap,
-    Kind,
-    Layer,
-    Merge,
-    MergeKind,
-    Recurrent,
-    TransformerStack,
-    count_weights,
-)
-from vglint.layers import (
-    CONTAINERS,
-    LOSS_CLASSES,
-    NN_CLASSES,
-    SEQUENCE_RECURRENT,
-    TRANSFORMER_LAYERS,
-    is_norm_name,
-)
+from vglint.ir import Cut, Gap, Kind, Layer, Merge, MergeKind, Recurrent, TransformerStack, count_weights
+from vglint.layers import CONTAINERS, LOSS_CLASSES, NN_CLASSES, SEQUENCE_RECURRENT, TRANSFORMER_LAYERS, is_norm_name
 from vglint.source.torch_semantics import fans
 from vglint.source.values import (
     LAST_OP_TAGS,

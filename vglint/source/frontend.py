@@ -16,14 +16,7 @@ from vglint.source.names import import_table
 from vglint.source.parse import parse
 from vglint.source.sites import Locator, NodeSite
 from vglint.source.training import run_training_code, scan_training_code
-from vglint.source.values import (
-    FuncRef,
-    Instance,
-    ModuleObj,
-    OutOfBudget,
-    Tensor,
-    flatten_values,
-)
+from vglint.source.values import FuncRef, Instance, ModuleObj, OutOfBudget, Tensor, flatten_values
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -153,7 +146,7 @@ def _mark_frozen(models: list[ModelGraph], frozen_sites: set[cst.CSTNode]) -> No
     if not frozen_sites:
         return
     for graph in models:
-        for layer in [*iter_layers(graph.path), *graph.declared]:
+        for layer in [*iter_layers(graph.path), *(l for out in graph.outputs for l in iter_layers(out)), *graph.declared]:
             if isinstance(layer.site, NodeSite) and layer.site.node in frozen_sites:
                 layer.frozen = True
 

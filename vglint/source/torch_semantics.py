@@ -11,15 +11,7 @@ import libcst as cst
 from vglint.analysis import LossUse
 from vglint.ir import Cut, Gap, MergeKind
 from vglint.layers import CONTAINERS, LOSS_FUNCTIONS, NN_CLASSES, Loss, functional_op
-from vglint.source.values import (
-    LAST_OP_TAGS,
-    UNKNOWN,
-    Instance,
-    ModuleObj,
-    Param,
-    Tensor,
-    flatten_values,
-)
+from vglint.source.values import LAST_OP_TAGS, UNKNOWN, Instance, ModuleObj, Param, Tensor, flatten_values
 
 _TENSOR_CUTS = {"detach": Cut.DETACH, "detach_": Cut.DETACH_INPLACE, "item": Cut.ITEM, "tolist": Cut.TOLIST,
                 "numpy": Cut.NUMPY}  # fmt: skip

@@ -153,7 +153,7 @@ class ModuleObj:
     init_name: str | None = None
     frozen: bool = False
     name: str | None = None  # attribute path in the model, e.g. "encoder.0"
-    foreign: bool = False  # not from torch.nn: never looked up in NN_LAYERS
+    foreign: bool = False  # not from torch.nn: never looked up in the catalogue (vglint.layers)
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
