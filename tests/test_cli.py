@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import MLP_CODES, CLEAN_SOURCE, VG105_SOURCE, assert_one_line_error, codes, findings, run_vglint
+from conftest import CLEAN_SOURCE, MLP_CODES, VG105_SOURCE, assert_one_line_error, codes, findings, run_vglint
 
 from vglint.rules import ALL_RULES
 

@@ -11,6 +11,7 @@ from vglint.docs import examples
 from vglint.engine import check_source, make_rules
 from vglint.rules import ALL_RULES
 
+
 def _cases(rule) -> list[tuple[str, str, int | None]]:
     """(kind, source, line of the finding or None) for every example of `rule`."""
     documented = examples(rule, "Example")
