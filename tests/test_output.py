@@ -217,3 +217,13 @@ def test_colour_on_a_terminal_unless_no_color(project):
     plain = _run_on_a_terminal(project, {"NO_COLOR": "1"})
     assert "VG105" in plain
     assert ANSI not in plain
+
+
+def test_json_evidence_holds_the_numbers_and_not_the_message_only_keys(project, cli):
+    """Evidence keys starting with `_` fill the message only (rules/base.py): JSON leaves them out."""
+    project.mlp()
+    by_code = {o["code"]: o["evidence"] for o in json.loads(cli("mlp.py", "--output-format", "json").stdout)}
+    assert by_code["VG101"] == {"chain_length": 20, "activations": "sigmoid", "approximate": False}
+    # 19 steps between the 20 weight layers, each sqrt(1/3 * 1/16) = 0.1443: 0.1443^19 = 1.07e-16
+    assert by_code["VG102"] == {"estimate": 1.07e-16, "weight_layers": 20, "cause": "sigmoid derivatives", "approximate": False}
+    assert by_code["VG103"] == {"weight_layers": 20}
