@@ -355,11 +355,14 @@ def test_sequence_length_key_short(project, cli):
     assert result.exit_code == 0
 
 
-def test_sequence_length_key_wins_over_a_constant_in_the_code(project, cli):
-    result = run_with(project, cli, char_rnn("SEQ_LEN = 100"), "[tool.vglint]\nsequence-length = 50\n")
-    assert reported(result) == []
-    result = run_with(project, cli, char_rnn("SEQ_LEN = 50"), "[tool.vglint]\nsequence-length = 500\n")
+def test_a_length_the_code_shows_wins_over_the_sequence_length_key(project, cli):
+    """`sequence-length` is what VG201 assumes when the code does not say (README)."""
+    result = run_with(project, cli, char_rnn("SEQ_LEN = 500"), "[tool.vglint]\nsequence-length = 50\n")
     assert reported(result) == [(10, 20, "VG201", "warning")]
+    [finding] = json.loads(result.stdout)
+    assert finding["message"] == "plain nn.RNN over sequences of 500 steps (SEQ_LEN = 500, line 3)" + VG201_ADVICE
+    result = run_with(project, cli, char_rnn("SEQ_LEN = 50"), "[tool.vglint]\nsequence-length = 500\n")
+    assert reported(result) == []
 
 
 def test_sequence_length_key_against_min_seq_len(project, cli):

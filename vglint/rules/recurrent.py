@@ -11,10 +11,9 @@ from vglint.rules.base import Option, Rule, located
 
 
 def _known_length(layer: Layer, graph: ModelGraph, ctx) -> tuple[int, str] | None:
-    """The sequence length the RNN sees and what it is based on: config, a tensor fed to the
-    model in the file (its time dimension), or the largest length-named constant."""
-    if ctx.sequence_length:
-        return ctx.sequence_length, "sequence-length in [tool.vglint]"
+    """The sequence length the RNN sees and what it is based on: a tensor fed to the model in the
+    file (its time dimension), the largest length-named constant, or, when the code does not say,
+    `sequence-length` in the configuration."""
     training = ctx.training
     fed = training.fed_shapes.get(graph.name, []) + training.fed_shapes.get(layer.site, [])
     time_dim = 1 if (layer.recurrent is not None and layer.recurrent.batch_first) or layer.op == "RNNCell" else 0
@@ -26,6 +25,8 @@ def _known_length(layer: Layer, graph: ModelGraph, ctx) -> tuple[int, str] | Non
     if constants:
         best = max(constants, key=lambda c: c.value)
         return best.value, f"{best.name} = {best.value}, line {best.site.span.line}"
+    if ctx.sequence_length:
+        return ctx.sequence_length, "sequence-length in [tool.vglint]"
     return None
 
 
@@ -33,11 +34,11 @@ class PlainRNNLongSequence(Rule):
     """
     ## What it does
     Finds a model that uses `nn.RNN` or `nn.RNNCell` (tanh or ReLU) over sequences known to be
-    long: `min-seq-len` steps or more. Evidence of the length, in order: `sequence-length` in
-    `[tool.vglint]`; a tensor built in the same file and fed to the model
-    (`torch.randn(B, 1000, F)` with `batch_first=True`, time-major otherwise); the largest
-    module or class constant whose name says sequence length (`SEQ_LEN`, `max_len`, `WINDOW`,
-    `CONTEXT_LENGTH`, `BLOCK_SIZE`, `num_steps`). Without evidence the finding is `info`
+    long: `min-seq-len` steps or more. Evidence of the length, in order: a tensor built in the
+    same file and fed to the model (`torch.randn(B, 1000, F)` with `batch_first=True`, time-major
+    otherwise); the largest module or class constant whose name says sequence length (`SEQ_LEN`,
+    `max_len`, `WINDOW`, `CONTEXT_LENGTH`, `BLOCK_SIZE`, `num_steps`); and only when the code shows
+    neither, `sequence-length` in `[tool.vglint]`. Without evidence the finding is `info`
     ("sequence length unknown"). Reported at the `nn.RNN(...)` construction.
 
     ## Why is this bad?
