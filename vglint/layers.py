@@ -135,6 +135,14 @@ MODULE_BASES = frozenset({
 })  # fmt: skip
 
 
+#: Calls that say whether code is being scripted, traced, compiled or exported: vglint judges the
+#: eager training forward pass, where each of them is False.
+EAGER_FALSE = frozenset({
+    "torch.jit.is_scripting", "torch.jit.is_tracing", "torch.compiler.is_compiling", "torch._dynamo.is_compiling",
+    "torch.onnx.is_in_onnx_export", "torch._C._get_tracing_state", "torchvision._is_tracing",
+})  # fmt: skip
+
+
 def functional_op(name: str) -> TorchOp | None:
     """What `torch.X`, `F.X` or `tensor.X()` does, from the bare name X (in-place `X_` too)."""
     base = name[:-1] if name.endswith("_") and not name.endswith("__") else name

@@ -9,6 +9,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.ir import Gap, MergeKind, count_weights
+from vglint.layers import EAGER_FALSE
 from vglint.source.values import (
     UNKNOWN,
     Bound,
@@ -237,6 +238,8 @@ class Calls:
             return self.call_builtin(name[len("builtins."):], args, kwargs, node)
         if name == "collections.OrderedDict":
             return self.call_builtin("dict", args, kwargs, node)
+        if name in EAGER_FALSE:
+            return False
         if name.startswith(("torch.", "F.")):
             return self.call_torch(name, args, kwargs, node)
         short = name.rsplit(".", 1)[-1]

@@ -8,6 +8,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.ir import Gap, MergeKind
+from vglint.source.statements import unknown_truth
 from vglint.source.values import (
     THIS_MODULE,
     UNKNOWN,
@@ -199,8 +200,9 @@ class Expressions:
         return result
 
     def eval_IfExp(self, node, env, cls):
-        test = self.eval(node.test, env, cls)
-        if test is UNKNOWN or isinstance(test, Tensor):
+        forced = self.branch_overrides.get(node.test)
+        test = self.eval(node.test, env, cls) if forced is None else forced
+        if unknown_truth(test):
             self.gap(Gap.UNKNOWN_BRANCH, node.test)
             return self.eval(node.orelse, env, cls)
         return self.eval(node.body if self.truth(test) else node.orelse, env, cls)

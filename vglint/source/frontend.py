@@ -9,7 +9,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import FileAnalysis
-from vglint.ir import Kind, ModelGraph, count_weights, iter_layers
+from vglint.ir import Effect, Gap, Kind, ModelGraph, compress, count_weights, iter_layers
 from vglint.layers import CONTAINERS, NN_CLASSES
 from vglint.source.interpret import Interpreter
 from vglint.source.names import import_table
@@ -55,7 +55,8 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any) -> Model
         declared = [interp.lower(value)]  # a module-level layer (an nn.TransformerEncoder) is its own model
     else:
         declared = [interp.lower(m) for m in interp.leaves(value)]
-    return ModelGraph(name=name, site=site, path=path, declared=declared, reasons=list(interp.reasons),
+    reasons = list({(r.gap, id(r.site)): r for r in interp.reasons}.values())  # once per gap and place
+    return ModelGraph(name=name, site=site, path=path, declared=declared, reasons=reasons,
                       outputs=[t.path for t in outputs])  # fmt: skip
 
 
@@ -76,7 +77,7 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             errors.append(f"{label}: {type(error).__name__}: {error}")
             return
         if graph is not None:
-            graphs.append(graph)
+            graphs.append(settle_branches(interp, graph, make))
 
     try:
         interp.run_module_level()
@@ -127,6 +128,49 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
         guarded(name, make_from_factory)
     return graphs, errors
+
+
+#: Unknown branches a model may have for vglint to try the other side of each.
+MAX_SETTLED_BRANCHES = 3
+
+
+def structure(graph: ModelGraph) -> tuple:
+    """What the rules read of a model's architecture: its deepest path and its declared layers."""
+    return compress(graph.deepest), tuple((layer.kind, layer.op, layer.recurrent, layer.transformer) for layer in graph.declared)
+
+
+def settle_branches(interp: Interpreter, graph: ModelGraph, make) -> ModelGraph:
+    """An unknown branch makes a model uncertain only if its other side builds another model.
+
+    When the only doubts about a model are a few branches on unknown values (`if weights is not
+    None:`), build it again with each branch's body taken instead of skipped; if every such build
+    has the same architecture (same deepest path and declared layers), the branches change nothing
+    the rules read and the model counts as understood. Each branch is tried on its own, with the
+    others at their default; the extra builds leave no facts behind and do not spend the file's budget.
+    """
+    tests = list(dict.fromkeys(r.site.node for r in graph.reasons if r.gap is Gap.UNKNOWN_BRANCH))
+    others = [r for r in graph.reasons if r.effect is Effect.UNCERTAIN and r.gap is not Gap.UNKNOWN_BRANCH]
+    if not tests or others or len(tests) > MAX_SETTLED_BRANCHES:
+        return graph
+    expected = structure(graph)
+    budget, facts = interp.budget, interp.facts
+    saved = (budget.file_steps, budget.steps, set(interp.frozen_sites), {k: list(v) for k, v in facts.fed_shapes.items()})
+    try:
+        for test in tests:
+            interp.branch_overrides = {test: True}
+            try:
+                other = make()
+            except Exception:  # out of budget, or anything else: the doubt stays
+                return graph
+            if other is None or structure(other) != expected or any(
+                r.effect is Effect.UNCERTAIN and r.gap is not Gap.UNKNOWN_BRANCH for r in other.reasons
+            ):
+                return graph
+    finally:
+        interp.branch_overrides = {}
+        budget.file_steps, budget.steps, interp.frozen_sites, facts.fed_shapes = saved
+    graph.reasons = [r for r in graph.reasons if r.gap is not Gap.UNKNOWN_BRANCH]
+    return graph
 
 
 def _returns_value(function: cst.FunctionDef) -> bool:

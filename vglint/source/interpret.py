@@ -57,6 +57,9 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         # What could not be understood of the model being interpreted (`self.norm = make_norm(d)`
         # with an unknown `make_norm`, a loop in forward): the model graph's reasons.
         self.reasons: list[Reason] = []
+        # Unknown branch tests forced to a value (by their test node), to see whether taking the
+        # other branch would change the model (`frontend.settle_branches`).
+        self.branch_overrides: dict[cst.CSTNode, bool] = {}
         self.facts = TrainingFacts()
         self.frozen_sites: set[cst.CSTNode] = set()  # construction calls of frozen layers
         self.training_code = False  # interpreting training code: unknown loops run once, losses are recorded

@@ -31,6 +31,57 @@ _AUG = {
 }  # fmt: skip
 
 
+#: Calls that build no layer and change no value a model is built from: output, warnings, logging,
+#: loading pretrained weights into a model already built.
+INERT_CALLS = frozenset({"print", "warn", "info", "debug", "warning", "error", "exception", "critical", "log",
+                         "load_state_dict"})  # fmt: skip
+
+
+def unknown_truth(value: Any) -> bool:
+    """A branch test whose truth vglint cannot know: an unknown value, a tensor, a method, or a
+    name imported from code it cannot see that is not a class (`from settings import USE_NORM`)."""
+    if value is UNKNOWN or isinstance(value, (Tensor, Bound)):
+        return True
+    if isinstance(value, QualRef) and not value.name.startswith(("torch.", "F.", "builtins.")):
+        short = value.name.rsplit(".", 1)[-1]
+        return not (short[:1].isupper() and not short.isupper())  # `Block` is a class; `USE_NORM` a value
+    return False
+
+
+def inert(statements, in_forward: bool) -> bool:
+    """Statements that cannot add, remove or apply a layer: `raise`, `assert`, `pass`, docstrings,
+    printing, warnings and logging, `model.load_state_dict(...)`, and `if`s made only of those;
+    outside `forward`, also a bare `return`. An unknown branch made of these changes nothing the
+    rules read."""
+    for statement in statements:
+        if isinstance(statement, cst.If):
+            orelse = statement.orelse
+            rest = [] if orelse is None else [orelse] if isinstance(orelse, cst.If) else orelse.body.body
+            if not (inert(statement.body.body, in_forward) and inert(rest, in_forward)):
+                return False
+        elif not isinstance(statement, cst.SimpleStatementLine) or not all(
+            _inert_small(small, in_forward) for small in statement.body
+        ):
+            return False
+    return True
+
+
+def _inert_small(small: cst.BaseSmallStatement, in_forward: bool) -> bool:
+    if isinstance(small, (cst.Pass, cst.Raise, cst.Assert, cst.Global, cst.Nonlocal, cst.Import, cst.ImportFrom)):
+        return True
+    if isinstance(small, cst.Return):
+        return not in_forward and (small.value is None or (isinstance(small.value, cst.Name) and small.value.value == "None"))
+    if isinstance(small, cst.Expr):
+        value = small.value
+        if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Ellipsis)):
+            return True
+        if isinstance(value, cst.Call):
+            func = value.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+            return name in INERT_CALLS
+    return False
+
+
 class Statements:
     """A part of `Interpreter`: runs statements in an environment (`env`, the local names)."""
 
@@ -50,12 +101,14 @@ class Statements:
             self.exec_small(small, env, cls)
 
     def exec_If(self, statement: cst.If, env, cls) -> None:
-        test = self.eval(statement.test, env, cls)
-        unknown = test is UNKNOWN or isinstance(test, (Tensor, Bound))
-        if unknown:
-            self.gap(Gap.UNKNOWN_BRANCH, statement.test)
+        forced = self.branch_overrides.get(statement.test)
+        test = self.eval(statement.test, env, cls) if forced is None else forced
+        unknown = unknown_truth(test)
         # An unknown test takes the else branch: `if weights is not None:` (pretrained loading),
-        # `if self.use_checkpoint:` and `if self.training:` guard the unusual case.
+        # `if self.use_checkpoint:` and `if self.training:` guard the unusual case. Skipping the
+        # body is a gap only when the body could build or apply layers.
+        if unknown and not inert(statement.body.body, in_forward=self.forward_depth > 0):
+            self.gap(Gap.UNKNOWN_BRANCH, statement.test)
         if not unknown and self.truth(test):
             self.exec_block(statement.body, env, cls)
         elif statement.orelse is not None:
