@@ -17,6 +17,7 @@ from vglint.source.values import (
     Instance,
     ModuleObj,
     Param,
+    PlainObject,
     QualRef,
     SuperRef,
     Tensor,
@@ -43,17 +44,12 @@ class Attributes:
                 return True  # vglint judges the gradient of the training forward pass
             if name in ("weight", "bias") and base.layer is not None:
                 return Param(base.layer, name)
-            found = self.find_method(base.cls, name)
-            if found is not None:
-                owner, method = found
-                if any(isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in method.decorators):
-                    return self.call_function(FuncRef(method, base, owner), [], {})
-                return FuncRef(method, base, owner)
-            for info in self.mro(base.cls):
-                if name in info.assigns:
-                    with self.entered(info.ctx):
-                        return self.eval(info.assigns[name], {}, info)
-            return Bound(base, name)
+            member = self.class_member(base, base.cls, name)
+            return Bound(base, name) if member is UNKNOWN else member
+        if isinstance(base, PlainObject):
+            if name in base.attrs:
+                return base.attrs[name]
+            return UNKNOWN if base.cls is None else self.class_member(base, base.cls, name)
         if isinstance(base, ModuleObj):
             if name in ("weight", "bias"):
                 return Param(base, name)
@@ -94,8 +90,24 @@ class Attributes:
             return Bound(base, name)
         return UNKNOWN
 
+    def class_member(self, obj: Any, info: ClassInfo, name: str) -> Any:
+        """A method (bound to `obj`), property or class attribute found through the class's bases."""
+        found = self.find_method(info, name)
+        if found is not None:
+            owner, method = found
+            if any(isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in method.decorators):
+                return self.call_function(FuncRef(method, obj, owner), [], {})
+            return FuncRef(method, obj, owner)
+        for cls in self.mro(info):
+            if name in cls.assigns:
+                with self.entered(cls.ctx):
+                    return self.eval(cls.assigns[name], {}, cls)
+        return UNKNOWN
+
     def set_attr(self, owner: Any, name: str, value: Any) -> None:
-        if isinstance(owner, Instance):
+        if isinstance(owner, PlainObject):
+            owner.attrs[name] = value
+        elif isinstance(owner, Instance):
             owner.attrs[name] = value
             self.name_tree(value, name if owner.name is None else f"{owner.name}.{name}")
             if isinstance(value, (ModuleObj, Instance)) and self.container_base(owner.cls) == "Sequential":

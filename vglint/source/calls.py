@@ -10,6 +10,7 @@ import libcst as cst
 
 from vglint.ir import Gap, MergeKind, count_weights
 from vglint.layers import EAGER_FALSE
+from vglint.source.names import dotted_name
 from vglint.source.values import (
     UNKNOWN,
     Bound,
@@ -23,6 +24,7 @@ from vglint.source.values import (
     ModuleObj,
     Param,
     Partial,
+    PlainObject,
     QualRef,
     SuperRef,
     Tensor,
@@ -77,6 +79,10 @@ class Calls:
             return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
         if isinstance(func, Param):
             return UNKNOWN
+        if isinstance(func, PlainObject) and func.cls is not None:
+            method = self.class_member(func, func.cls, "__call__")
+            if isinstance(method, FuncRef):
+                return self.call_function(method, args, kwargs)
         if func is UNKNOWN and any(isinstance(a, Tensor) for a in [*args, *kwargs.values()]):
             self.gap(Gap.UNKNOWN_CALL_ON_TENSOR, node)  # an unresolved callable applied to a tensor may be any layer
         return self.passthrough(args, kwargs, node)
@@ -157,13 +163,72 @@ class Calls:
 
     def instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
         if not self.is_module_class(info):
-            return UNKNOWN
+            with self.entered(info.ctx):
+                return self.plain_object(info, args, kwargs)
         outer, self.training_code = self.training_code, False
         try:
             with self.entered(info.ctx):
                 return self._instantiate(info, args, kwargs, node)
         finally:
             self.training_code = outer
+
+    def plain_object(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """An object of a plain class: its `__init__` runs (a config's `self.depth = depth`), or for a
+        dataclass or NamedTuple its fields are bound from the arguments and the defaults."""
+        obj = PlainObject(info)
+        fields = self.dataclass_fields(info)
+        if fields is not None:
+            values = list(args)
+            for name, default in fields:
+                if values:
+                    obj.attrs[name] = values.pop(0)
+                elif name in kwargs:
+                    obj.attrs[name] = kwargs[name]
+                else:
+                    obj.attrs[name] = self.field_default(default, info)
+            found = self.find_method(info, "__post_init__")
+        else:
+            found = self.find_method(info, "__init__")
+        if found is not None:
+            owner, init = found
+            try:
+                self.call_function(FuncRef(init, obj, owner), args if fields is None else [], kwargs if fields is None else {})
+            except (Break, Continue):
+                pass
+        return obj
+
+    def dataclass_fields(self, info: ClassInfo) -> list[tuple[str, cst.BaseExpression | None]] | None:
+        """The fields of a `@dataclass` or `NamedTuple` class, bases first, with their default
+        expressions (None for a field without one); None for any other class."""
+        is_dataclass = any(
+            (dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "").rsplit(".", 1)[-1]
+            == "dataclass" for d in info.node.decorators
+        )  # fmt: skip
+        if not is_dataclass and not {"typing.NamedTuple", "NamedTuple"} & self.base_names(info):
+            return None
+        fields: dict[str, cst.BaseExpression | None] = {}
+        for base in reversed(self.mro(info)[1:]):
+            fields.update(self.dataclass_fields(base) or [])
+        for item in info.node.body.body:
+            if isinstance(item, cst.SimpleStatementLine):
+                for small in item.body:
+                    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                        if "ClassVar" not in (dotted_name(small.annotation.annotation) or ""):
+                            fields[small.target.value] = small.value
+        return list(fields.items())
+
+    def field_default(self, default: cst.BaseExpression | None, info: ClassInfo) -> Any:
+        """A field's default: the expression, or `field(default=...)` / `field(default_factory=...)`."""
+        if default is None:
+            return UNKNOWN
+        if isinstance(default, cst.Call) and (dotted_name(default.func) or "").rsplit(".", 1)[-1] == "field":
+            for arg in default.args:
+                if arg.keyword is not None and arg.keyword.value == "default":
+                    return self.eval(arg.value, {}, info)
+                if arg.keyword is not None and arg.keyword.value == "default_factory":
+                    return self.call(self.eval(arg.value, {}, info), [], {}, default)
+            return UNKNOWN
+        return self.eval(default, {}, info)
 
     def _instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
         instance = Instance(info, node)
@@ -208,6 +273,10 @@ class Calls:
                 return obj.get(args[0], args[1] if len(args) > 1 else None)
             if name == "update" and args and isinstance(args[0], dict):
                 obj.update(args[0])
+            if name in ("pop", "setdefault") and args and key_like(args[0]):
+                if name == "pop":
+                    return obj.pop(args[0], args[1] if len(args) > 1 else UNKNOWN)
+                return obj.setdefault(args[0], args[1] if len(args) > 1 else None)
             return UNKNOWN
         if isinstance(obj, SuperRef) and name == "__init__":
             if self.container_base(obj.cls) or any(self.container_base(c) for c in self.mro(obj.cls)):
@@ -250,6 +319,8 @@ class Calls:
             return clone(args[0])
         if name == "functools.partial" and args:
             return Partial(args[0], list(args[1:]), dict(kwargs))
+        if name in ("types.SimpleNamespace", "argparse.Namespace") and not args:
+            return PlainObject(None, dict(kwargs))
         if name == "typing.cast" and len(args) == 2:
             return args[1]
         if name == "math.sqrt" and args and known(args[0]):

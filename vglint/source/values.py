@@ -176,6 +176,16 @@ class Instance:
 
 
 @dataclass(eq=False)
+class PlainObject:
+    """An object that is not a module: an instance of a plain class of the code (a config, a
+    dataclass, `InvertedResidualConfig(...)`), or a namespace (`SimpleNamespace(depth=12)`,
+    `parser.parse_args()`) when `cls` is None."""
+
+    cls: ClassInfo | None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
 class Tensor:
     """A symbolic tensor: the path of layers from its root input, plus tags rules may read."""
 
