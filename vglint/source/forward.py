@@ -75,6 +75,9 @@ class Forward:
         first = next((a for a in args if isinstance(a, Tensor)), None)
         if first is not None and first.shape:  # `model(torch.randn(32, 1000, 8))`: the length VG201 needs
             self.facts.fed_shapes.setdefault(instance.cls.name, []).append(self.fed_shape(first))
+        if self.training_code:  # `xb, yb = get_batch("train")`: what training feeds a model is a batch
+            args = [self.fresh_batch() if a is UNKNOWN else a for a in args]
+            kwargs = {k: self.fresh_batch() if v is UNKNOWN else v for k, v in kwargs.items()}
         outer, self.training_code = self.training_code, False
         try:
             return self._run_forward(instance, args, kwargs, node)

@@ -203,8 +203,8 @@ def analyse_module(module: cst.Module, filename: str, text: str | None = None) -
     interp = Interpreter(module, imports, locator, filename)
     models, errors = build_models(interp, locator)
     facts = interp.facts
-    backward_functions = scan_training_code(module, imports, text, facts, interp.site)
-    errors += run_training_code(interp, backward_functions)
+    backward_functions, module_trains = scan_training_code(module, imports, text, facts, interp.site)
+    errors += run_training_code(interp, backward_functions, module_trains)
     seen: set[int] = set()
     facts.loss_uses = [u for u in facts.loss_uses if id(u.site) not in seen and not seen.add(id(u.site))]
     _mark_frozen(models, interp.frozen_sites)

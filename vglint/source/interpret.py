@@ -67,6 +67,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.forward_depth = 0
         self.call_stack: list[cst.FunctionDef] = []
         self.backward_functions: set[cst.FunctionDef] = set()
+        self.backward_scope = False  # running top-level code that calls `.backward()` itself
         self._roots = itertools.count(1)
 
     def reset_budget(self) -> None:

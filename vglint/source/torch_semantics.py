@@ -220,7 +220,7 @@ class TorchSemantics:
 
     def record_loss(self, loss: Loss, called_as: str, value: Tensor, node: cst.CSTNode) -> None:
         """A loss called on probabilities, in training code that is not under no_grad."""
-        if self.no_grad or not any(f in self.backward_functions for f in self.call_stack):
+        if self.no_grad or not (self.backward_scope or any(f in self.backward_functions for f in self.call_stack)):
             return
         if loss.saturates_after is not None and loss.saturates_after in value.tags:
             self.facts.loss_uses.append(LossUse(loss.saturates_after, called_as, self.site(node)))

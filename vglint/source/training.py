@@ -17,7 +17,7 @@ from vglint.findings import Site
 from vglint.layers import NN_CLASSES, Kind
 from vglint.source.interpret import Interpreter
 from vglint.source.modules import is_main_guard
-from vglint.source.values import FuncRef, FunctionReturn, OutOfBudget
+from vglint.source.values import Break, Continue, FuncRef, FunctionReturn, OutOfBudget
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -66,9 +66,10 @@ class _Scope(cst.CSTVisitor):
 
 
 def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, facts: TrainingFacts,
-                       site: Callable[[cst.CSTNode], Site]) -> set[cst.FunctionDef]:  # fmt: skip
+                       site: Callable[[cst.CSTNode], Site]) -> tuple[set[cst.FunctionDef], bool]:  # fmt: skip
     """Fill `facts` with what the syntax shows (loops, clipping, recurrent layers, length constants)
-    and return the functions that call `.backward()`, which the interpreter runs as training code.
+    and return the functions that call `.backward()`, which the interpreter runs as training code,
+    and whether the module's own top-level code (a script, a notebook) calls it.
 
     A libcst visit costs several times the parse, so each one runs only when the source text
     shows what it looks for (`.backward(`, an RNN class name)."""
@@ -76,7 +77,7 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
     facts.recurrent = _first_recurrent(text, imports)
     backward_functions: set[cst.FunctionDef] = set()
     if not _BACKWARD_CALL.search(text):
-        return backward_functions
+        return backward_functions, False
     scopes: dict[str, tuple[_Scope, cst.FunctionDef | None]] = {}
     module_scope = _Scope()
     for statement in module.body:
@@ -101,7 +102,7 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
         if scope.backward and scope.steps:
             clips = scope.clips or any(scopes[c][0].clips for c in scope.calls if c in scopes)
             facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], site(scope.backward[0]), clips, scope.names))
-    return backward_functions
+    return backward_functions, bool(module_scope.backward)
 
 
 def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
@@ -139,18 +140,22 @@ def _length_constants(module: cst.Module, site: Callable[[cst.CSTNode], Site]) -
     return constants
 
 
-def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionDef]) -> list[str]:
+def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionDef], module_trains: bool) -> list[str]:
     """Interpret the file's training code for the facts the loss and recurrent rules need: the
-    `__main__` block, every top-level function that calls `.backward()` (its parameters are
+    module's top-level code when it trains (a script, a notebook exported to `.py`) together with
+    its `__main__` block, every top-level function that calls `.backward()` (its parameters are
     symbolic tensors), and the `training_step` of Lightning modules. Loops run once, on symbolic
     batches; the functions they call run as they are called."""
     interp.backward_functions = backward_functions
     interp.training_code = True
     errors: list[str] = []
     entries: list[tuple[str, Any]] = []
-    for statement in interp.module.body:
-        if isinstance(statement, cst.If) and is_main_guard(statement):
-            entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
+    if module_trains:
+        entries.append(("<module>", lambda: run_top_level(interp)))
+    else:
+        for statement in interp.module.body:
+            if isinstance(statement, cst.If) and is_main_guard(statement):
+                entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
     def standalone(function: cst.FunctionDef) -> None:
         """A training function called by no one in the file: its parameters are symbolic tensors."""
         count = len([*function.params.posonly_params, *function.params.params])
@@ -171,6 +176,7 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
     for label, run in entries:
         interp.reset_budget()
         interp.training_code = True
+        interp.backward_scope = label == "<module>"
         try:
             run()
         except (OutOfBudget, RecursionError, FunctionReturn):
@@ -179,7 +185,29 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
             if DEBUG:
                 raise
             errors.append(f"training code {label}: {type(error).__name__}: {error}")
+        finally:
+            interp.backward_scope = False
     interp.training_code = False
     return errors
+
+
+def run_top_level(interp: Interpreter) -> None:
+    """The module's top-level statements in order, as a script runs them, in a copy of the names
+    the model pass computed: definitions are already known, and each statement runs on its own
+    budget, so one that cannot be followed does not stop the ones after it."""
+    env = dict(interp.globals)
+    for statement in interp.module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(statement, cst.If) and is_main_guard(statement):
+            targets = statement.body.body
+        else:
+            targets = [statement]
+        for target in targets:
+            interp.reset_budget()
+            try:
+                interp.exec_statement(target, env, None)
+            except (OutOfBudget, RecursionError, FunctionReturn, Break, Continue):
+                continue
 
 
