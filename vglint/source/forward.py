@@ -98,6 +98,9 @@ class Forward:
         if found is None:
             if self.container_base(instance.cls) == "Sequential":
                 return self.run_sequential(instance.children, args, node)
+            through_methods = self.through_methods(instance, args)
+            if through_methods is not None:
+                return through_methods
             with self.entered(instance.cls.ctx):  # the site is in the class's own module
                 self.gap(Gap.NO_FORWARD, instance.cls.node.name)
             return self.declared_order(instance, args)
@@ -115,15 +118,62 @@ class Forward:
             return self.declared_order(instance, args)
         return result
 
+    def through_methods(self, instance: Instance, args: list[Any]) -> Any:
+        """A module with no `forward` that its code uses through methods instead (cleanrl's
+        `get_value(x)` and `get_action_and_value(x)`): each public method that takes an input runs
+        on it, and the tensors they return are the model's outputs, branches from the input."""
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            return None
+        outputs: list[Tensor] = []
+        for cls in self.mro(instance.cls):
+            for name, method in cls.methods.items():
+                params = [*method.params.posonly_params, *method.params.params][1:]
+                if name.startswith("_") or not params or params[0].default is not None:
+                    continue
+                try:
+                    result = self.call_function(FuncRef(method, instance, cls), [tensors[0]], {})
+                except (Break, Continue):
+                    continue
+                outputs += [v for v in flatten_values(result) if isinstance(v, Tensor) and v.root == tensors[0].root]
+        outputs = list({id(t.path): t for t in outputs if t.path != tensors[0].path}.values())
+        if not outputs:
+            return None
+        return outputs[0] if len(outputs) == 1 else self.merge(MergeKind.OTHER, outputs, instance.node)
+
     def declared_order(self, instance: Any, args: list[Any]) -> Any:
-        """Fallback when `forward` cannot be followed: layers in the order they were registered."""
+        """Fallback when `forward` cannot be followed: the submodules in the order they were
+        registered, each run as it runs itself (a residual block keeps its skip, a Sequential its
+        order). A submodule follows the one before unless their sizes say it cannot (a Linear whose
+        inputs are not the previous Linear's outputs): then it starts a branch of its own from the
+        input, as the actor and critic heads of an actor-critic agent do."""
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not tensors:
             return UNKNOWN
-        path = tensors[0].path
-        for child in self.leaves(instance):
-            path = path + (self.lower(child),)
-        return Tensor(path, tensors[0].root, tensors[0].tags)
+        start = current = tensors[0]
+        ends: list[Tensor] = []
+        for child in self.children_of(instance):
+            if isinstance(child, ModuleObj) and child.cls in LOSS_CLASSES:
+                continue  # a criterion kept on the model is not on its path
+            if current is not start and not _fits(current, child, self.leaves):
+                ends.append(current)
+                current = start
+            current = self.run_in_order(child, current)
+        ends.append(current)
+        outputs = [t for t in ends if t is not start] or [start]
+        return outputs[0] if len(outputs) == 1 else self.merge(MergeKind.OTHER, outputs, instance.node)
+
+    def run_in_order(self, module: Any, x: Tensor) -> Tensor:
+        """`module` on `x` for the fallback: containers run their items in order, other modules run
+        their own forward; the first tensor of what they return goes on."""
+        if isinstance(module, ModuleObj) and module.cls in ("Sequential", "ModuleList"):
+            for child in module.children:
+                x = self.run_in_order(child, x)
+            return x
+        if isinstance(module, ModuleObj) and module.cls == "ModuleDict":
+            return self.declared_order(module, [x])
+        out = self.apply(module, [x], {}, module.node)
+        return next((v for v in flatten_values(out) if isinstance(v, Tensor)), x)
 
     def leaves(self, obj: Any) -> list[ModuleObj]:
         found: list[ModuleObj] = []
@@ -216,3 +266,14 @@ def transformer_stack(module: ModuleObj) -> TransformerStack | None:
         return TransformerStack(num_layers=max(counts, default=None), norm_first=typed(module.arg(11, "norm_first", False), bool),
                                 num_encoder_layers=encoder, num_decoder_layers=decoder)  # fmt: skip
     return None
+
+
+def _fits(x: Tensor, module: Any, leaves) -> bool:
+    """False when `module` starts with a Linear whose input size is not the output size of the last
+    Linear on `x`'s path (both known): it cannot take `x` as its input."""
+    last = next((step for step in reversed(x.path) if not isinstance(step, Layer) or step.kind.counts_as_depth), None)
+    first = module if isinstance(module, ModuleObj) and module.cls not in CONTAINERS else next(iter(leaves(module)), None)
+    if not (isinstance(last, Layer) and last.op == "Linear" and isinstance(first, ModuleObj) and first.cls == "Linear"):
+        return True
+    fan_in = fans(first)[0]
+    return fan_in is None or last.fan_out is None or fan_in == last.fan_out
