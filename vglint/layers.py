@@ -143,6 +143,30 @@ EAGER_FALSE = frozenset({
 })  # fmt: skip
 
 
+#: Fields of the outputs of library models (transformers' ModelOutput): the tensors they hold.
+MODEL_OUTPUT_FIELDS = frozenset({
+    "last_hidden_state", "pooler_output", "hidden_states", "logits", "image_embeds", "text_embeds",
+    "encoder_last_hidden_state", "prediction_logits",
+})  # fmt: skip
+
+
+_TORCHVISION_NOT_MODELS = frozenset({"get_weight", "get_model_weights", "get_model_builder", "list_models"})
+
+
+def is_library_model(qualified: str) -> bool:
+    """Calls that return a whole model from a library (`torchvision.models.resnet101(weights=...)`,
+    `timm.create_model(...)`, `AutoModel.from_pretrained(...)`, `torch.hub.load(...)`): a block
+    with trainable parameters whose inside vglint cannot see."""
+    short = qualified.rsplit(".", 1)[-1]
+    if qualified.startswith("torchvision.models."):  # the factories: resnet50, detection.fasterrcnn_resnet50_fpn
+        parts = qualified.split(".")[2:]
+        return all(p[:1].islower() for p in parts) and short not in _TORCHVISION_NOT_MODELS
+    if qualified.startswith("transformers.") and short in ("from_pretrained", "from_config"):
+        return True
+    return qualified in ("timm.create_model", "torch.hub.load", "open_clip.create_model",
+                         "segmentation_models_pytorch.create_model")  # fmt: skip
+
+
 def functional_op(name: str) -> TorchOp | None:
     """What `torch.X`, `F.X` or `tensor.X()` does, from the bare name X (in-place `X_` too)."""
     base = name[:-1] if name.endswith("_") and not name.endswith("__") else name

@@ -7,6 +7,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.ir import Cut
+from vglint.layers import MODEL_OUTPUT_FIELDS
 from vglint.source.names import canonical
 from vglint.source.values import (
     UNKNOWN,
@@ -81,7 +82,7 @@ class Attributes:
                     return FuncRef(info.methods[name], base.instance, info)
             return Bound(base, name)
         if isinstance(base, Tensor):
-            if name in ("T", "mT", "real", "data"):
+            if name in ("T", "mT", "real", "data") or name in MODEL_OUTPUT_FIELDS:
                 return base
             if name in ("shape", "device", "dtype", "ndim"):
                 return UNKNOWN

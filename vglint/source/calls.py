@@ -9,7 +9,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.ir import Gap, MergeKind, count_weights
-from vglint.layers import EAGER_FALSE
+from vglint.layers import EAGER_FALSE, is_library_model
 from vglint.source.names import dotted_name
 from vglint.source.values import (
     UNKNOWN,
@@ -309,6 +309,8 @@ class Calls:
             return self.call_builtin("dict", args, kwargs, node)
         if name in EAGER_FALSE:
             return False
+        if is_library_model(name):
+            return ModuleObj(name.rsplit(".", 1)[-1], node, list(args), dict(kwargs), foreign=True, library=name)
         if name.startswith(("torch.", "F.")):
             return self.call_torch(name, args, kwargs, node)
         short = name.rsplit(".", 1)[-1]

@@ -44,7 +44,7 @@ class Forward:
             self.gap(Gap.OPAQUE_BLOCK, module.node)  # an imported block we cannot see may hold norms and skips
         if module.cls == "Sequential":
             return self.run_sequential(module.children, args, node)
-        tensors = [a for a in args if isinstance(a, Tensor)]
+        tensors = [a for a in [*args, *kwargs.values()] if isinstance(a, Tensor)]  # `encoder(input_ids=ids)` too
         if not tensors:
             return UNKNOWN
         if module.cls in LOSS_CLASSES:
@@ -189,7 +189,9 @@ class Forward:
         if module._layer is not None:
             return module._layer
         spec = None if module.foreign else NN_CLASSES.get(module.cls)
-        if spec is None:
+        if module.library is not None:
+            kind, op = Kind.BLOCK, module.library
+        elif spec is None:
             kind, op = (Kind.NORM if is_norm_name(module.cls) else Kind.OTHER), module.cls
         else:
             kind, op = spec.kind, spec.op

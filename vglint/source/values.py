@@ -154,6 +154,7 @@ class ModuleObj:
     frozen: bool = False
     name: str | None = None  # attribute path in the model, e.g. "encoder.0"
     foreign: bool = False  # not from torch.nn: never looked up in the catalogue (vglint.layers)
+    library: str | None = None  # a library model (`torchvision.models.resnet101`): a trainable block
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
@@ -252,7 +253,8 @@ def clone(value: Any) -> Any:
         return ModuleObj(value.cls, value.node, list(value.args), dict(value.kwargs),
                          children=[clone(c) for c in value.children],
                          named={k: clone(v) for k, v in value.named.items()},
-                         init_gain=value.init_gain, init_name=value.init_name, frozen=value.frozen)  # fmt: skip
+                         init_gain=value.init_gain, init_name=value.init_name, frozen=value.frozen,
+                         foreign=value.foreign, library=value.library)  # fmt: skip
     if isinstance(value, Instance):
         copied = Instance(value.cls, value.node, frozen=value.frozen)
         copied.attrs = {k: clone(v) for k, v in value.attrs.items()}
