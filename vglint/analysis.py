@@ -21,6 +21,7 @@ class LossUse:
     produced_by: str  # the last op before the loss: "sigmoid" or "softmax"
     loss: str  # as messages name it: "nn.BCELoss", "F.cross_entropy"
     site: Site  # the loss call
+    model: str | None = None  # the model vglint assumed a training function was given, if it had to
 
 
 @dataclass

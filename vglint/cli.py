@@ -223,7 +223,7 @@ def show_rule(code, output_format):
     if output_format == "json":
         click.echo(json.dumps({
             "code": rule.code, "name": rule.name, "severity": str(rule.severity), "enabled": rule.enabled_by_default,
-            "message": rule.message.replace("{_note}", ""), "summary": rule.summary, "fix": rule.fix,
+            "message": rule.message_template(), "summary": rule.summary, "fix": rule.fix,
             "documentation": rule.documentation(), "example": examples(rule, "Example"),
             "use_instead": examples(rule, "Use instead"),
             "options": [{"name": o.name, "default": o.default, "help": o.help} for o in rule.options],

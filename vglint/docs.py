@@ -20,7 +20,7 @@ def rule_page(rule: type[Rule]) -> str:
         "",
         f"Default severity: **{rule.severity}** · Enabled by default: **{'yes' if rule.enabled_by_default else 'no'}**",
         "",
-        f"Message: `{rule.message.replace('{_note}', '')}`",
+        f"Message: `{rule.message_template()}`",
         "",
         rule.documentation(),
         "",

@@ -15,6 +15,7 @@ start with `_` (`_note`, `_layers`) are for the message only: they are left out 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -84,6 +85,11 @@ class Rule:
     @classmethod
     def documentation(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def message_template(cls) -> str:
+        """The message as pages show it: without the parts that only some findings have (`{_note}`)."""
+        return re.sub(r"\{_\w+\}", "", cls.message)
 
     @classmethod
     def url(cls) -> str:

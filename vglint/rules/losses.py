@@ -9,6 +9,14 @@ from vglint.layers import LOSS_CLASSES, LOSS_FUNCTIONS
 from vglint.rules.base import Rule
 
 
+def _assumed(use) -> dict:
+    """Evidence for a loss found in a training function whose model parameter vglint bound to one
+    of the file's models: the message says which."""
+    if use.model is None:
+        return {"_assumed": ""}
+    return {"assumed_model": use.model, "_assumed": f" (model: {use.model}, assumed)"}
+
+
 def _logits_version(called_as: str) -> str:
     """`nn.BCEWithLogitsLoss` for `nn.BCELoss`, `F.binary_cross_entropy_with_logits` for the functional."""
     prefix, _, name = called_as.partition(".")
@@ -66,7 +74,7 @@ class SigmoidWithBCELoss(Rule):
     code = "VG301"
     name = "sigmoid-with-bce-loss"
     severity = Severity.WARNING
-    message = "sigmoid output fed to {loss}: a saturated logit gets a zero gradient; drop the sigmoid and use {replacement}"
+    message = "sigmoid output fed to {loss}: a saturated logit gets a zero gradient; drop the sigmoid and use {replacement}{_assumed}"
     fix = "return logits from the model and use BCEWithLogitsLoss (apply sigmoid only for prediction)"
     summary = "a sigmoid output fed to BCELoss instead of the logits version"
     example_lines = (7,)
@@ -74,7 +82,8 @@ class SigmoidWithBCELoss(Rule):
     def check_file(self, ctx) -> Iterator[Finding]:
         for use in ctx.training.loss_uses:
             if use.produced_by == "sigmoid":
-                yield self.finding(ctx.filename, use.site.span, loss=use.loss, replacement=_logits_version(use.loss))
+                yield self.finding(ctx.filename, use.site.span, model=use.model, loss=use.loss,
+                                   replacement=_logits_version(use.loss), **_assumed(use))  # fmt: skip
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -125,7 +134,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     code = "VG302"
     name = "softmax-before-cross-entropy"
     severity = Severity.WARNING
-    message = "softmax output fed to {loss}, which applies log-softmax itself: confident predictions get a vanishing gradient; pass the logits"
+    message = "softmax output fed to {loss}, which applies log-softmax itself: confident predictions get a vanishing gradient; pass the logits{_assumed}"
     fix = "pass the logits to the loss; apply softmax only for metrics or prediction"
     summary = "softmax probabilities fed to CrossEntropyLoss, which applies log-softmax itself"
     example_lines = (7,)
@@ -133,4 +142,4 @@ class SoftmaxBeforeCrossEntropy(Rule):
     def check_file(self, ctx) -> Iterator[Finding]:
         for use in ctx.training.loss_uses:
             if use.produced_by == "softmax":
-                yield self.finding(ctx.filename, use.site.span, loss=use.loss)
+                yield self.finding(ctx.filename, use.site.span, model=use.model, loss=use.loss, **_assumed(use))

@@ -68,6 +68,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.call_stack: list[cst.FunctionDef] = []
         self.backward_functions: set[cst.FunctionDef] = set()
         self.backward_scope = False  # running top-level code that calls `.backward()` itself
+        self.assumed_model: str | None = None  # the model a training function's parameter was bound to
         self._roots = itertools.count(1)
 
     def reset_budget(self) -> None:

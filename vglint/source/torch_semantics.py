@@ -223,7 +223,7 @@ class TorchSemantics:
         if self.no_grad or not (self.backward_scope or any(f in self.backward_functions for f in self.call_stack)):
             return
         if loss.saturates_after is not None and loss.saturates_after in value.tags:
-            self.facts.loss_uses.append(LossUse(loss.saturates_after, called_as, self.site(node)))
+            self.facts.loss_uses.append(LossUse(loss.saturates_after, called_as, self.site(node), self.assumed_model))
 
     def grad_context(self, context: cst.Call) -> Cut:
         """Which no-grad context a `with` item or decorator is."""

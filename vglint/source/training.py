@@ -17,7 +17,8 @@ from vglint.findings import Site
 from vglint.layers import NN_CLASSES, Kind
 from vglint.source.interpret import Interpreter
 from vglint.source.modules import is_main_guard
-from vglint.source.values import Break, Continue, FuncRef, FunctionReturn, OutOfBudget
+from vglint.source.names import dotted_name
+from vglint.source.values import Break, ClassInfo, Continue, FuncRef, FunctionReturn, Instance, OutOfBudget
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -157,9 +158,32 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
             if isinstance(statement, cst.If) and is_main_guard(statement):
                 entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
     def standalone(function: cst.FunctionDef) -> None:
-        """A training function called by no one in the file: its parameters are symbolic tensors."""
-        count = len([*function.params.posonly_params, *function.params.params])
-        interp.call_function(FuncRef(function), [interp.fresh_batch() for _ in range(count)], {})
+        """A training function called by no one in the file. Its parameters are symbolic tensors,
+        except those it uses as a model (`def train(model, loader)` with `model.train()`): they
+        are bound from their annotation, or to each model of the file in turn."""
+        params = [*function.params.posonly_params, *function.params.params]
+        annotated = {p.name.value: model for p in params if (model := annotated_model(interp, p)) is not None}
+        as_models = model_parameters(function) | set(annotated)
+        bound = {name: annotated.get(name) for name in as_models}
+        # first with nothing assumed, so a finding that does not depend on the model names none
+        choices: list[tuple[str | None, Any]] = [(None, None)]
+        models = file_models(interp) if any(v is None for v in bound.values()) else []
+        if as_models and len(models) <= MAX_ASSUMED_MODELS:
+            choices += models
+        for name, make in choices:
+            args = []
+            for param in params:
+                model = bound.get(param.name.value)
+                args.append(model if model is not None else make() if make is not None and param.name.value in as_models
+                            else interp.fresh_batch())  # fmt: skip
+            interp.reset_budget()
+            interp.assumed_model = name
+            try:
+                interp.call_function(FuncRef(function), args, {})
+            except (OutOfBudget, RecursionError, FunctionReturn):
+                pass
+            finally:
+                interp.assumed_model = None
 
     for name, function in interp.functions.items():
         if function in backward_functions:  # what the loss rules need; helpers run when called
@@ -189,6 +213,53 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
             interp.backward_scope = False
     interp.training_code = False
     return errors
+
+
+#: The most models of a file a training function's model parameter is tried with.
+MAX_ASSUMED_MODELS = 4
+#: Methods that only a model has: a parameter they are called on is a model.
+_MODEL_METHODS = frozenset({"train", "eval", "parameters", "named_parameters", "modules", "state_dict", "zero_grad_"})
+
+
+def model_parameters(function: cst.FunctionDef) -> set[str]:
+    """Parameters the function uses as a model: annotated as one, or with `.train()`, `.eval()` or
+    `.parameters()` called on them, or called on data when their name says model (`net(x)`)."""
+    names = {p.name.value: p for p in [*function.params.posonly_params, *function.params.params]}
+    found = {name for name, p in names.items() if p.annotation is not None
+             and (dotted_name(p.annotation.annotation) or "").rsplit(".", 1)[-1] == "Module"}  # fmt: skip
+
+    class Uses(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            func = node.func
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value in _MODEL_METHODS:
+                found.add(func.value.value)
+            elif isinstance(func, cst.Name) and func.value in names and re.search(r"model|net", func.value, re.I):
+                found.add(func.value)
+
+    function.body.visit(Uses())
+    return found & set(names)
+
+
+def annotated_model(interp: Interpreter, param: cst.Param) -> Any:
+    """A model of the class the parameter is annotated with (`model: Classifier`), or None."""
+    annotation = param.annotation.annotation if param.annotation is not None else None
+    value = interp.global_value(annotation.value) if isinstance(annotation, cst.Name) else None
+    if isinstance(value, ClassInfo) and interp.is_module_class(value):
+        return interp.instantiate(value, [], {}, value.node)
+    return None
+
+
+def file_models(interp: Interpreter) -> list[tuple[str, Any]]:
+    """The file's models, to bind a model parameter to: its module classes (built with their
+    defaults) and its module-level models, in the order they appear."""
+    found: list[tuple[str, Any]] = []
+    for name, info in interp.classes.items():
+        if interp.is_module_class(info):
+            found.append((name, lambda info=info: interp.instantiate(info, [], {}, info.node)))
+    for name, value in interp.globals.items():
+        if isinstance(value, Instance):
+            found.append((name, lambda value=value: value))
+    return found
 
 
 def run_top_level(interp: Interpreter) -> None:
