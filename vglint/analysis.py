@@ -60,6 +60,7 @@ class TrainingFacts:
     clipping_configured: bool = False  # Lightning's Trainer(gradient_clip_val=...) and the like
     length_constants: list[LengthConstant] = field(default_factory=list)
     loss_uses: list[LossUse] = field(default_factory=list)
+    warmup: Site | None = None  # where the code schedules a learning-rate warm-up, if it does
     #: Tensors fed to a model, by the model's name, or to a layer, by the layer's site.
     fed_shapes: dict[Any, list[FedShape]] = field(default_factory=dict)
 

@@ -383,6 +383,12 @@ class DeepPostNormTransformer(Rule):
     need a learning-rate warm-up and still often diverge or stall; Pre-LN (`norm_first=True`)
     keeps a clean identity path and trains without warm-up.
 
+    A 12-layer Post-LN BERT trained with a warm-up schedule trains well: that is how BERT was
+    trained. So when the file schedules a learning-rate warm-up (`get_linear_schedule_with_warmup`,
+    `OneCycleLR`, `LinearLR`, a `warmup_steps` setting), the finding is only `info` and says where
+    the warm-up is; without one it is a warning. The default of 12 layers is where Xiong et al.
+    measured Post-LN failing without warm-up.
+
     ## Example
     ```python
     import torch.nn as nn
@@ -408,7 +414,7 @@ class DeepPostNormTransformer(Rule):
     code = "VG105"
     name = "deep-post-norm-transformer"
     severity = Severity.WARNING
-    message = "{num_layers} post-LN transformer layers (norm_first=False): deep Post-LN stacks need learning-rate warm-up and often fail to train"
+    message = "{num_layers} post-LN transformer layers (norm_first=False): deep Post-LN stacks need learning-rate warm-up and often fail to train{_warmup}"
     fix = "pass norm_first=True to the transformer layers (Pre-LN), or use fewer layers"
     summary = "a stack of N or more post-LN transformer layers"
     example_lines = (4,)
@@ -428,6 +434,15 @@ class DeepPostNormTransformer(Rule):
     )
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
+        for finding in self._stacks(graph, ctx):
+            warmup = ctx.training.warmup
+            if warmup is not None:  # trained the way BERT is: a risk to know of, not a defect
+                finding.severity = Severity.INFO
+                finding.message += f"; the file schedules a warm-up (line {warmup.span.line})"
+                finding.evidence["warmup_line"] = warmup.span.line
+            yield finding
+
+    def _stacks(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
         minimum = self.settings["min-layers"]
         loose: list[Layer] = []
         for layer in graph.declared:
@@ -439,8 +454,10 @@ class DeepPostNormTransformer(Rule):
                 continue
             layers = stack.num_layers
             if isinstance(layers, int) and layers >= minimum:
-                yield self.finding(ctx.filename, located(layer, graph), model=graph.name, num_layers=layers, stack=layer.op)
+                yield self.finding(ctx.filename, located(layer, graph), model=graph.name, num_layers=layers, stack=layer.op,
+                                   _warmup="")  # fmt: skip
         for op in sorted(TRANSFORMER_LAYERS):
             same = [layer for layer in loose if layer.op == op]
             if len(same) >= minimum:
-                yield self.finding(ctx.filename, located(same[0], graph), model=graph.name, num_layers=len(same), stack=op)
+                yield self.finding(ctx.filename, located(same[0], graph), model=graph.name, num_layers=len(same), stack=op,
+                                   _warmup="")  # fmt: skip

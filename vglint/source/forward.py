@@ -166,6 +166,8 @@ class Forward:
     def run_in_order(self, module: Any, x: Tensor) -> Tensor:
         """`module` on `x` for the fallback: containers run their items in order, other modules run
         their own forward; the first tensor of what they return goes on."""
+        if not isinstance(module, (ModuleObj, Instance)):
+            return x
         if isinstance(module, ModuleObj) and module.cls in ("Sequential", "ModuleList"):
             for child in module.children:
                 x = self.run_in_order(child, x)

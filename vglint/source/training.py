@@ -13,7 +13,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import LengthConstant, TrainingFacts, TrainingLoop
-from vglint.findings import Site
+from vglint.findings import FixedSite, Site, Span
 from vglint.layers import NN_CLASSES, Kind
 from vglint.source.interpret import Interpreter
 from vglint.source.modules import is_main_guard
@@ -26,6 +26,8 @@ DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
 _RECURRENT_NAMES = "|".join(sorted((n for n, op in NN_CLASSES.items() if op.kind is Kind.RECURRENT), key=len, reverse=True))
 _RECURRENT_CALL = re.compile(rf"(?<![\w.])((?:[A-Za-z_]\w*\.)*)({_RECURRENT_NAMES})\s*\(")
 _BACKWARD_CALL = re.compile(r"\.backward\s*\(")
+#: `get_linear_schedule_with_warmup(`, `warmup_steps=`, `OneCycleLR(`, `LinearLR(`: a learning-rate warm-up.
+_WARMUP = re.compile(r"\b\w*warm_?up\w*(?=\s*[=(])|\b(?:OneCycleLR|LinearLR)(?=\s*\()", re.IGNORECASE)
 #: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps.
 #: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
 _LENGTH_NAME = re.compile(
@@ -76,6 +78,7 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
     shows what it looks for (`.backward(`, an RNN class name)."""
     facts.length_constants = _length_constants(module, site)
     facts.recurrent = _first_recurrent(text, imports)
+    facts.warmup = _warmup(text)
     backward_functions: set[cst.FunctionDef] = set()
     if not _BACKWARD_CALL.search(text):
         return backward_functions, False
@@ -104,6 +107,16 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
             clips = scope.clips or any(scopes[c][0].clips for c in scope.calls if c in scopes)
             facts.loops.append(TrainingLoop(name.rsplit(".", 1)[-1], site(scope.backward[0]), clips, scope.names))
     return backward_functions, bool(module_scope.backward)
+
+
+def _warmup(text: str) -> FixedSite | None:
+    """Where the text schedules a learning-rate warm-up: a regex, as it runs on every file."""
+    match = _WARMUP.search(text)
+    if match is None:
+        return None
+    line = text.count("\n", 0, match.start()) + 1
+    column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+    return FixedSite(Span(line, column, line, column + len(match.group(0))), match.group(0))
 
 
 def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
