@@ -117,7 +117,7 @@ SATURATING = frozenset(row.op for row in TORCH_OPS if row.saturating)
 ACTIVATION_GAIN: dict[str, float] = {row.op: row.gain for row in TORCH_OPS if row.gain is not None}
 
 #: Containers: modules that hold modules and add no operation of their own.
-CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 
 #: Recurrent layers without gates, whose gradient decays geometrically over time steps.
 PLAIN_RECURRENT = frozenset({"RNN", "RNNCell"})

@@ -333,6 +333,9 @@ class Calls:
         return self.passthrough(args, kwargs, node)
 
     def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name == "len" and len(args) == 1 and isinstance(args[0], (ModuleObj, Instance)):
+            items = self.iterate(args[0])  # `len(self.layers)` of a ModuleList
+            return UNKNOWN if items is None else len(items)
         if name == "range":
             if args and all(isinstance(a, int) for a in args) and len(args) <= 3:
                 try:

@@ -175,7 +175,11 @@ class Forward:
         if isinstance(module, ModuleObj) and module.cls == "ModuleDict":
             return self.declared_order(module, [x])
         out = self.apply(module, [x], {}, module.node)
-        return next((v for v in flatten_values(out) if isinstance(v, Tensor)), x)
+        result = next((v for v in flatten_values(out) if isinstance(v, Tensor)), x)
+        # a cut inside a submodule says nothing of a chain vglint only guessed: the cut rules must
+        # not read one into it (a positional table under no_grad after a projection)
+        prefix = len(x.path) if result.path[: len(x.path)] == x.path else 0
+        return Tensor(result.path[:prefix] + _without_cuts(result.path[prefix:]), result.root, result.tags)
 
     def leaves(self, obj: Any) -> list[ModuleObj]:
         found: list[ModuleObj] = []
@@ -281,3 +285,14 @@ def _fits(x: Tensor, module: Any, leaves) -> bool:
         return True
     fan_in = fans(first)[0]
     return fan_in is None or last.fan_out is None or fan_in == last.fan_out
+
+
+def _without_cuts(path: tuple) -> tuple:
+    """`path` without its gradient cuts, inside merges too."""
+    steps = []
+    for step in path:
+        if isinstance(step, Merge):
+            steps.append(Merge(step.kind, tuple(_without_cuts(b) for b in step.branches), step.site))
+        elif step.kind is not Kind.CUT:
+            steps.append(step)
+    return tuple(steps)

@@ -9,7 +9,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import LossUse
-from vglint.ir import Cut, Gap, MergeKind
+from vglint.ir import Cut, Gap, Kind, Layer, MergeKind
 from vglint.layers import CONTAINERS, LOSS_FUNCTIONS, NN_CLASSES, Loss, functional_op
 from vglint.source.values import LAST_OP_TAGS, UNKNOWN, Instance, ModuleObj, Param, Tensor, flatten_values
 
@@ -38,16 +38,16 @@ class TorchSemantics:
             module.frozen = True  # `nn.Embedding(n, d, _freeze=True)`: sinusoidal position tables
         if cls in CONTAINERS and any(a is UNKNOWN for a in flatten_values([args, kwargs])):
             self.gap(Gap.UNKNOWN_CONTAINER_ITEM, node)
-        if cls in ("Sequential", "ModuleList"):
+        if cls in ("Sequential", "ModuleList", "ParameterList"):
             if len(args) == 1 and isinstance(args[0], dict):  # Sequential(OrderedDict(...))
                 module.named = dict(args[0])
                 module.children = list(args[0].values())
-            elif cls == "ModuleList":
+            elif cls in ("ModuleList", "ParameterList"):
                 items = self.iterate(args[0]) if args else []
                 module.children = [m for m in (items or [])]
             else:
                 module.children = [a for a in args]
-        elif cls == "ModuleDict":
+        elif cls in ("ModuleDict", "ParameterDict"):
             if args and isinstance(args[0], dict):
                 module.named = dict(args[0])
                 module.children = list(args[0].values())
@@ -65,6 +65,11 @@ class TorchSemantics:
             return self.tensor_binary(cst.Multiply(), tensors[0], tensors[1], node)
         op = functional_op(short)
         if op is not None and tensors:
+            if op.kind is Kind.WEIGHT:
+                if not _learned(args[1] if len(args) > 1 else kwargs.get("weight")):
+                    return self.apply_op(tensors[0], Kind.OTHER, op.op, node)  # a fixed filter: no learned matrix
+                # the code initialises the weight it passes, not PyTorch: its scale is not assumed
+                return self.extend(tensors[0], Layer(Kind.WEIGHT, op.op, self.site(node), init_gain=1.0, init_name="own"))
             return self.apply_op(tensors[0], op.kind, op.op, node)
         if short in ("tensor", "as_tensor") and tensors:
             return self.cut(tensors[0], Cut.TENSOR if short == "tensor" else Cut.AS_TENSOR, node)
@@ -281,3 +286,9 @@ def fans(module: ModuleObj) -> tuple[int | None, int | None]:
             fan_in, fan_out = fan_out, fan_in
         return fan_in or None, fan_out or None
     return None, None
+
+
+def _learned(weight: Any) -> bool:
+    """A weight a functional layer is given that the model learns: an `nn.Parameter` or a layer's
+    own `.weight`, not a buffer or a tensor the code computes."""
+    return isinstance(weight, Param) or (isinstance(weight, ModuleObj) and weight.cls == "Parameter")
