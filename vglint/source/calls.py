@@ -310,13 +310,14 @@ class Calls:
         if name in EAGER_FALSE:
             return False
         if is_library_model(name):
-            return ModuleObj(name.rsplit(".", 1)[-1], node, list(args), dict(kwargs), foreign=True, library=name)
+            return ModuleObj(name.rsplit(".", 1)[-1], node, list(args), dict(kwargs), foreign=True, library=name,
+                             ctx=self.ctx)  # fmt: skip
         if name.startswith(("torch.", "F.")):
             return self.call_torch(name, args, kwargs, node)
         short = name.rsplit(".", 1)[-1]
         if short[:1].isupper() and not name.startswith(("builtins.", "typing.", "collections.", "dataclasses.")):
             # an imported class we cannot see (timm's `Mlp`, mxnet's `nn.RNN`): opaque, a norm only by name
-            return ModuleObj(short, node, list(args), dict(kwargs), foreign=True)
+            return ModuleObj(short, node, list(args), dict(kwargs), foreign=True, ctx=self.ctx)
         if name in ("copy.deepcopy", "copy.copy") and args:
             return clone(args[0])
         if name == "functools.partial" and args:

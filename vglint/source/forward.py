@@ -202,7 +202,9 @@ class Forward:
         else:
             kind, op = spec.kind, spec.op
         fan_in, fan_out = fans(module) if spec is not None else (None, None)
-        layer = Layer(kind, op, self.site(module.node), fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain,
+        with self.entered(module.ctx):  # the site is in the file whose code made the module
+            site = self.site(module.node)
+        layer = Layer(kind, op, site, fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain,
                       init_name=module.init_name, name=module.name or module.cls, frozen=module.frozen,
                       foreign=module.foreign, recurrent=recurrent_settings(module) if kind is Kind.RECURRENT else None,
                       transformer=transformer_stack(module) if kind is Kind.BLOCK else None)  # fmt: skip

@@ -32,7 +32,7 @@ class TorchSemantics:
         return self.torch_function(short, args, kwargs, node)
 
     def make_module(self, cls: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> ModuleObj:
-        module = ModuleObj(cls, node, list(args), dict(kwargs))
+        module = ModuleObj(cls, node, list(args), dict(kwargs), ctx=self.ctx)
         spec = NN_CLASSES.get(cls)
         if spec is not None and spec.frozen_by is not None and kwargs.get(spec.frozen_by) is True:
             module.frozen = True  # `nn.Embedding(n, d, _freeze=True)`: sinusoidal position tables

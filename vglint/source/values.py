@@ -155,6 +155,7 @@ class ModuleObj:
     name: str | None = None  # attribute path in the model, e.g. "encoder.0"
     foreign: bool = False  # not from torch.nn: never looked up in the catalogue (vglint.layers)
     library: str | None = None  # a library model (`torchvision.models.resnet101`): a trainable block
+    ctx: ModuleContext | None = None  # the module whose code made it: its site is in that file
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
@@ -254,7 +255,7 @@ def clone(value: Any) -> Any:
                          children=[clone(c) for c in value.children],
                          named={k: clone(v) for k, v in value.named.items()},
                          init_gain=value.init_gain, init_name=value.init_name, frozen=value.frozen,
-                         foreign=value.foreign, library=value.library)  # fmt: skip
+                         foreign=value.foreign, library=value.library, ctx=value.ctx)  # fmt: skip
     if isinstance(value, Instance):
         copied = Instance(value.cls, value.node, frozen=value.frozen)
         copied.attrs = {k: clone(v) for k, v in value.attrs.items()}
