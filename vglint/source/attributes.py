@@ -11,6 +11,7 @@ from vglint.layers import MODEL_OUTPUT_FIELDS
 from vglint.source.names import canonical
 from vglint.source.values import (
     UNKNOWN,
+    ArgParser,
     Bound,
     Budget,
     ClassInfo,
@@ -47,6 +48,8 @@ class Attributes:
                 return Param(base.layer, name)
             member = self.class_member(base, base.cls, name)
             return Bound(base, name) if member is UNKNOWN else member
+        if isinstance(base, ArgParser):
+            return Bound(base, name)
         if isinstance(base, PlainObject):
             if name in base.attrs:
                 return base.attrs[name]

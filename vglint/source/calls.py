@@ -4,15 +4,18 @@ names go to the torch semantics."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import libcst as cst
 
+from vglint.analysis import LengthConstant
 from vglint.ir import Gap, MergeKind, count_weights
 from vglint.layers import EAGER_FALSE, is_library_model
 from vglint.source.names import dotted_name
 from vglint.source.values import (
     UNKNOWN,
+    ArgParser,
     Bound,
     Break,
     Budget,
@@ -32,6 +35,13 @@ from vglint.source.values import (
     key_like,
     known,
 )
+
+#: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps, bptt.
+#: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
+LENGTH_NAME = re.compile(
+    r"seq|length|bptt|(^|_)len($|_)|window|context|block_?size|time_?steps|^(n|num)_?steps$", re.IGNORECASE
+)
+
 
 BUILTIN_FUNCTIONS = {
     "len": len, "int": int, "float": float, "max": max, "min": min, "abs": abs, "sum": sum,
@@ -253,6 +263,8 @@ class Calls:
             instance.children.extend(args)
 
     def call_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if isinstance(obj, ArgParser):
+            return self.parser_method(obj, name, args, kwargs, node)
         if isinstance(obj, list):
             if name == "append" and args:
                 obj.append(args[0])
@@ -314,6 +326,10 @@ class Calls:
                              ctx=self.ctx)  # fmt: skip
         if name.startswith(("torch.", "F.")):
             return self.call_torch(name, args, kwargs, node)
+        if name in ("types.SimpleNamespace", "argparse.Namespace") and not args:
+            return PlainObject(None, dict(kwargs))
+        if name == "argparse.ArgumentParser":
+            return ArgParser()
         short = name.rsplit(".", 1)[-1]
         if short[:1].isupper() and not name.startswith(("builtins.", "typing.", "collections.", "dataclasses.")):
             # an imported class we cannot see (timm's `Mlp`, mxnet's `nn.RNN`): opaque, a norm only by name
@@ -322,8 +338,6 @@ class Calls:
             return clone(args[0])
         if name == "functools.partial" and args:
             return Partial(args[0], list(args[1:]), dict(kwargs))
-        if name in ("types.SimpleNamespace", "argparse.Namespace") and not args:
-            return PlainObject(None, dict(kwargs))
         if name == "typing.cast" and len(args) == 2:
             return args[1]
         if name == "math.sqrt" and args and known(args[0]):
@@ -332,6 +346,30 @@ class Calls:
             except (TypeError, ValueError):
                 return UNKNOWN
         return self.passthrough(args, kwargs, node)
+
+    def parser_method(self, parser: ArgParser, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        """argparse: `add_argument('--bptt', type=int, default=500)` then `parser.parse_args()` is a
+        namespace of the defaults; a length-named option is length evidence for VG201."""
+        if name == "add_argument" and args and all(isinstance(a, str) for a in args):
+            flags = [a for a in args if a.startswith("--")] or list(args)
+            dest = kwargs.get("dest") if isinstance(kwargs.get("dest"), str) else flags[0].lstrip("-").replace("-", "_")
+            action = kwargs.get("action")
+            default = kwargs.get("default", False if action == "store_true" else True if action == "store_false" else None)
+            parser.defaults[dest] = default
+            if isinstance(default, int) and not isinstance(default, bool) and LENGTH_NAME.search(dest):
+                site = self.site(node)
+                if all(c.site is not site for c in self.facts.length_constants):
+                    self.facts.length_constants.append(LengthConstant(flags[0], default, site))
+            return None
+        if name == "set_defaults":
+            parser.defaults.update(kwargs)
+            return None
+        if name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return parser  # a group's options land in the same namespace
+        if name in ("parse_args", "parse_known_args"):
+            namespace = PlainObject(None, dict(parser.defaults))
+            return namespace if name == "parse_args" else (namespace, [])
+        return UNKNOWN
 
     def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         if name == "len" and len(args) == 1 and isinstance(args[0], (ModuleObj, Instance)):

@@ -15,6 +15,7 @@ import libcst as cst
 from vglint.analysis import LengthConstant, TrainingFacts, TrainingLoop
 from vglint.findings import FixedSite, Site, Span
 from vglint.layers import NN_CLASSES, Kind
+from vglint.source.calls import LENGTH_NAME
 from vglint.source.interpret import Interpreter
 from vglint.source.modules import is_main_guard
 from vglint.source.names import dotted_name
@@ -28,13 +29,6 @@ _RECURRENT_CALL = re.compile(rf"(?<![\w.])((?:[A-Za-z_]\w*\.)*)({_RECURRENT_NAME
 _BACKWARD_CALL = re.compile(r"\.backward\s*\(")
 #: `get_linear_schedule_with_warmup(`, `warmup_steps=`, `OneCycleLR(`, `LinearLR(`: a learning-rate warm-up.
 _WARMUP = re.compile(r"\b\w*warm_?up\w*(?=\s*[=(])|\b(?:OneCycleLR|LinearLR)(?=\s*\()", re.IGNORECASE)
-#: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps.
-#: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
-_LENGTH_NAME = re.compile(
-    r"seq|length|(^|_)len($|_)|window|context|block_?size|time_?steps|^(n|num)_?steps$", re.IGNORECASE
-)
-
-
 class _Scope(cst.CSTVisitor):
     """Calls in one function body (nested functions included, other top-level functions not)."""
 
@@ -76,7 +70,7 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
 
     A libcst visit costs several times the parse, so each one runs only when the source text
     shows what it looks for (`.backward(`, an RNN class name)."""
-    facts.length_constants = _length_constants(module, site)
+    facts.length_constants = _length_constants(module, site) + facts.length_constants  # argparse's, from the interpreter
     facts.recurrent = _first_recurrent(text, imports)
     facts.warmup = _warmup(text)
     backward_functions: set[cst.FunctionDef] = set()
@@ -149,7 +143,7 @@ def _length_constants(module: cst.Module, site: Callable[[cst.CSTNode], Site]) -
                     target, value = small.target, small.value
                 else:
                     continue
-                if isinstance(target, cst.Name) and _LENGTH_NAME.search(target.value) and isinstance(value, cst.Integer):
+                if isinstance(target, cst.Name) and LENGTH_NAME.search(target.value) and isinstance(value, cst.Integer):
                     constants.append(LengthConstant(target.value, int(value.evaluated_value), site(small)))
     return constants
 

@@ -155,7 +155,7 @@ class ModuleObj:
     name: str | None = None  # attribute path in the model, e.g. "encoder.0"
     foreign: bool = False  # not from torch.nn: never looked up in the catalogue (vglint.layers)
     library: str | None = None  # a library model (`torchvision.models.resnet101`): a trainable block
-    ctx: ModuleContext | None = None  # the module whose code made it: its site is in that file
+    ctx: ModuleContext | None = field(default=None, repr=False)  # the module whose code made it: its site is there
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
@@ -185,6 +185,13 @@ class PlainObject:
 
     cls: ClassInfo | None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class ArgParser:
+    """`argparse.ArgumentParser()`: the defaults of the options added to it, by destination."""
+
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
