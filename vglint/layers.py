@@ -119,6 +119,10 @@ ACTIVATION_GAIN: dict[str, float] = {row.op: row.gain for row in TORCH_OPS if ro
 #: Containers: modules that hold modules and add no operation of their own.
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 
+#: Modules of other libraries that only reshape or pool: no parameters, no normalisation, nothing
+#: hidden (einops' layers), so they are not blocks vglint cannot see into.
+RESHAPING_MODULES = frozenset({"einops.layers.torch.Rearrange", "einops.layers.torch.Reduce"})
+
 #: Recurrent layers without gates, whose gradient decays geometrically over time steps.
 PLAIN_RECURRENT = frozenset({"RNN", "RNNCell"})
 

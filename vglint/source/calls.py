@@ -11,7 +11,7 @@ import libcst as cst
 
 from vglint.analysis import LengthConstant
 from vglint.ir import Gap, MergeKind, count_weights
-from vglint.layers import EAGER_FALSE, is_library_model
+from vglint.layers import EAGER_FALSE, RESHAPING_MODULES, is_library_model
 from vglint.source.names import dotted_name
 from vglint.source.values import (
     UNKNOWN,
@@ -24,6 +24,7 @@ from vglint.source.values import (
     FuncRef,
     FunctionReturn,
     Instance,
+    LambdaRef,
     ModuleObj,
     Param,
     Partial,
@@ -87,6 +88,8 @@ class Calls:
             return self.call_method(func.obj, func.name, args, kwargs, node)
         if isinstance(func, Partial):
             return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, node)
+        if isinstance(func, LambdaRef):
+            return self.call_lambda(func, args, kwargs)
         if isinstance(func, Param):
             return UNKNOWN
         if isinstance(func, PlainObject) and func.cls is not None:
@@ -138,6 +141,24 @@ class Calls:
         except FunctionReturn as done:
             return done.value
         return None
+
+    def call_lambda(self, func: LambdaRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """`map(lambda t: rearrange(t, ...), qkv)`: the body evaluated with the parameters bound."""
+        self.budget.enter_call()
+        try:
+            env = dict(func.env)
+            values = list(args)
+            for param in func.node.params.params:
+                name = param.name.value
+                if values:
+                    env[name] = values.pop(0)
+                elif name in kwargs:
+                    env[name] = kwargs[name]
+                else:
+                    env[name] = self.eval(param.default, func.env, func.cls) if param.default is not None else UNKNOWN
+            return self.eval(func.node.body, env, func.cls)
+        finally:
+            self.budget.exit_call()
 
     def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any) -> dict[str, Any]:
         params = node.params
@@ -331,6 +352,8 @@ class Calls:
         if name == "argparse.ArgumentParser":
             return ArgParser()
         short = name.rsplit(".", 1)[-1]
+        if name in RESHAPING_MODULES:
+            return ModuleObj(short, node, list(args), dict(kwargs), ctx=self.ctx)
         if short[:1].isupper() and not name.startswith(("builtins.", "typing.", "collections.", "dataclasses.")):
             # an imported class we cannot see (timm's `Mlp`, mxnet's `nn.RNN`): opaque, a norm only by name
             return ModuleObj(short, node, list(args), dict(kwargs), foreign=True, ctx=self.ctx)
@@ -403,6 +426,11 @@ class Calls:
             items = self.iterate(args[0])
             start = args[1] if len(args) > 1 and isinstance(args[1], int) else 0
             return UNKNOWN if items is None else [(i + start, v) for i, v in enumerate(items)]
+        if name == "map" and len(args) >= 2:
+            lists = [self.iterate(a) for a in args[1:]]
+            if any(x is None for x in lists):
+                return UNKNOWN
+            return [self.call(args[0], list(items), {}, node) for items in zip(*lists)]
         if name == "zip":
             lists = [self.iterate(a) for a in args]
             return UNKNOWN if any(x is None for x in lists) else [tuple(t) for t in zip(*lists)]

@@ -10,6 +10,7 @@ import libcst as cst
 from vglint.ir import Gap, MergeKind
 from vglint.source.statements import unknown_truth
 from vglint.source.values import (
+    LambdaRef,
     THIS_MODULE,
     UNKNOWN,
     Budget,
@@ -198,6 +199,9 @@ class Expressions:
             result = result and outcome
             left = right
         return result
+
+    def eval_Lambda(self, node, env, cls):
+        return LambdaRef(node, env, cls)
 
     def eval_IfExp(self, node, env, cls):
         forced = self.branch_overrides.get(node.test)

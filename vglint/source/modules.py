@@ -233,7 +233,7 @@ class ModuleResolution:
                 if short in sibling.globals:
                     return sibling.globals[short]
             return QualRef(canonical(target))
-        if name in BUILTIN_FUNCTIONS or name in ("range", "enumerate", "zip", "list", "tuple", "dict", "isinstance",
+        if name in BUILTIN_FUNCTIONS or name in ("range", "enumerate", "zip", "map", "list", "tuple", "dict", "isinstance",
                                           "super", "getattr", "setattr", "hasattr", "print", "OrderedDict"):  # fmt: skip
             return QualRef("builtins." + name)
         return UNKNOWN

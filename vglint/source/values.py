@@ -188,6 +188,15 @@ class PlainObject:
 
 
 @dataclass(eq=False)
+class LambdaRef:
+    """A `lambda`, with the names it closes over."""
+
+    node: cst.Lambda
+    env: dict[str, Any]
+    cls: ClassInfo | None
+
+
+@dataclass(eq=False)
 class ArgParser:
     """`argparse.ArgumentParser()`: the defaults of the options added to it, by destination."""
 
