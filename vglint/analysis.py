@@ -22,6 +22,7 @@ class LossUse:
     loss: str  # as messages name it: "nn.BCELoss", "F.cross_entropy"
     site: Site  # the loss call
     model: str | None = None  # the model vglint assumed a training function was given, if it had to
+    under: str | None = None  # the string option this loss appears under (`loss="binary"`), if only one
 
 
 @dataclass

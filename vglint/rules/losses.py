@@ -10,11 +10,14 @@ from vglint.rules.base import Rule
 
 
 def _assumed(use) -> dict:
-    """Evidence for a loss found in a training function whose model parameter vglint bound to one
-    of the file's models: the message says which."""
-    if use.model is None:
-        return {"_assumed": ""}
-    return {"assumed_model": use.model, "_assumed": f" (model: {use.model}, assumed)"}
+    """Evidence for a loss found only under an assumption: a training function's model parameter
+    bound to one of the file's models, or a string option (`loss="binary"`). The message says which."""
+    evidence: dict = {"_assumed": ""}
+    if use.model is not None:
+        evidence.update(assumed_model=use.model, _assumed=f" (model: {use.model}, assumed)")
+    if use.under is not None:
+        evidence.update(option=use.under, _assumed=evidence["_assumed"] + f" (with {use.under})")
+    return evidence
 
 
 def _logits_version(called_as: str) -> str:

@@ -176,18 +176,26 @@ class Calls:
                 env[name] = values.pop(0)
             elif name in kwargs:
                 env[name] = kwargs.pop(name)
+            elif name in self.option_values:  # the option value this analysis runs under
+                env[name] = self.option_values[name]
             elif param.default is not None:
                 env[name] = self.eval(param.default, {}, None)
             else:
                 env[name] = UNKNOWN
+            if env[name] is UNKNOWN and name in self.option_values:
+                env[name] = self.option_values[name]
         if isinstance(params.star_arg, cst.Param):
             env[params.star_arg.name.value] = tuple(values)
         for param in params.kwonly_params:
             name = param.name.value
             if name in kwargs:
                 env[name] = kwargs.pop(name)
+            elif name in self.option_values:
+                env[name] = self.option_values[name]
             else:
                 env[name] = self.eval(param.default, {}, None) if param.default is not None else UNKNOWN
+            if env[name] is UNKNOWN and name in self.option_values:
+                env[name] = self.option_values[name]
         if params.star_kwarg is not None:
             env[params.star_kwarg.name.value] = dict(kwargs)
         return env

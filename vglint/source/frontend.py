@@ -4,6 +4,7 @@ training facts out. It never imports or runs the code it reads."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import libcst as cst
@@ -200,7 +201,16 @@ def analyse_module(module: cst.Module, filename: str, text: str | None = None) -
     text = module.code if text is None else text
     locator = Locator(module)
     imports = import_table(module)
+    analysis, trains = _analyse_once(module, filename, text, locator, imports, {})
+    if trains and _STRING_TEST.search(text):
+        _add_option_losses(analysis, module, filename, text, locator, imports)
+    return analysis
+
+
+def _analyse_once(module, filename, text, locator, imports, options: dict[str, str]) -> tuple[FileAnalysis, bool]:
+    """One analysis of the file under the given string options; and whether the file trains."""
     interp = Interpreter(module, imports, locator, filename)
+    interp.option_values = options
     models, errors = build_models(interp, locator)
     facts = interp.facts
     backward_functions, module_trains = scan_training_code(module, imports, text, facts, interp.site)
@@ -208,7 +218,65 @@ def analyse_module(module: cst.Module, filename: str, text: str | None = None) -
     seen: set[int] = set()
     facts.loss_uses = [u for u in facts.loss_uses if id(u.site) not in seen and not seen.add(id(u.site))]
     _mark_frozen(models, interp.frozen_sites)
-    return FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors)
+    analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors)
+    return analysis, bool(backward_functions) or module_trains
+
+
+#: A comparison with a string literal somewhere in the text: `if loss == "binary":`.
+_STRING_TEST = re.compile(r"""(==|!=|\bin)\s*[\(\[]?\s*["']""")
+#: The most other analyses of one file under string options.
+MAX_OPTION_RUNS = 6
+
+
+def _add_option_losses(analysis: FileAnalysis, module, filename, text, locator, imports) -> None:
+    """Options that choose the architecture and the loss together (`Net(loss="binary")` adds a
+    sigmoid under `if loss == "binary":` where the trainer picks `nn.BCELoss()` the same way):
+    the file is analysed again under each value it compares a parameter with, the same value for
+    every parameter of that name, and a loss finding only one value shows says which."""
+    known = {id(use.site.node) for use in analysis.training.loss_uses if isinstance(use.site, NodeSite)}
+    runs = [(name, value) for name, values in string_options(module).items() for value in values][:MAX_OPTION_RUNS]
+    for name, value in runs:
+        try:
+            variant, _ = _analyse_once(module, filename, text, locator, imports, {name: value})
+        except Exception:  # the base analysis stands; a variant is a bonus
+            continue
+        for use in variant.training.loss_uses:
+            node = id(use.site.node) if isinstance(use.site, NodeSite) else None
+            if node is not None and node not in known:
+                known.add(node)
+                use.under = f'{name}="{value}"'
+                analysis.training.loss_uses.append(use)
+
+
+def string_options(module: cst.Module) -> dict[str, list[str]]:
+    """Parameters of the file's functions compared with string literals, and those literals."""
+    params: set[str] = set()
+    found: dict[str, list[str]] = {}
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Param(self, node: cst.Param) -> None:
+            params.add(node.name.value)
+
+        def visit_Comparison(self, node: cst.Comparison) -> None:
+            left = node.left
+            for target in node.comparisons:
+                right = target.comparator
+                name, literal = (left, right) if isinstance(left, cst.Name) else (right, left)
+                if isinstance(target.operator, (cst.Equal, cst.NotEqual)) and isinstance(name, cst.Name):
+                    literals = [literal]
+                elif isinstance(target.operator, cst.In) and isinstance(left, cst.Name) and isinstance(right, (cst.Tuple, cst.List)):
+                    name, literals = left, [e.value for e in right.elements]
+                else:
+                    literals = []
+                for item in literals:
+                    if isinstance(item, cst.SimpleString) and isinstance(name, cst.Name):
+                        value = item.evaluated_value
+                        if isinstance(value, str) and value not in found.setdefault(name.value, []):
+                            found[name.value].append(value)
+                left = right
+
+    module.visit(Visitor())
+    return {name: values for name, values in found.items() if name in params}
 
 
 class SourceFrontend:

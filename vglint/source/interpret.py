@@ -69,6 +69,9 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.backward_functions: set[cst.FunctionDef] = set()
         self.backward_scope = False  # running top-level code that calls `.backward()` itself
         self.assumed_model: str | None = None  # the model a training function's parameter was bound to
+        # String options (`loss="binary"`) this analysis runs under, by parameter name: a parameter
+        # of that name that is not given takes the value, in the model and the training code alike.
+        self.option_values: dict[str, str] = {}
         self._roots = itertools.count(1)
 
     def reset_budget(self) -> None:
