@@ -59,6 +59,8 @@ class Recurrent:
     num_layers: int | None = 1
     nonlinearity: str | None = "tanh"
     batch_first: bool = False
+    gated: bool = False  # a hand-written recurrence whose step has sigmoid gates (an LSTM/GRU by hand)
+    steps: int | None = None  # the steps a hand-written recurrence runs, when the code shows them
 
 
 @dataclass(frozen=True)

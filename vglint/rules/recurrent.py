@@ -15,6 +15,8 @@ def _known_length(layer: Layer, graph: ModelGraph, ctx) -> tuple[int, str] | Non
     file (its time dimension), the largest length-named constant, or, when the code does not say,
     `sequence-length` in the configuration."""
     training = ctx.training
+    if layer.recurrent is not None and layer.recurrent.steps is not None:  # `for t in range(400):` in forward
+        return layer.recurrent.steps, f"the loop's {layer.recurrent.steps} steps, line {layer.span.line}"
     fed = training.fed_shapes.get(graph.name, []) + training.fed_shapes.get(layer.site, [])
     time_dim = 1 if (layer.recurrent is not None and layer.recurrent.batch_first) or layer.op == "RNNCell" else 0
     for tensor in fed:
@@ -103,10 +105,13 @@ class PlainRNNLongSequence(Rule):
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
         for layer in graph.declared:
-            if layer.kind is not Kind.RECURRENT or layer.op not in PLAIN_RECURRENT:
+            hand_written = layer.op == "recurrence" and layer.recurrent is not None
+            if layer.kind is not Kind.RECURRENT or not (layer.op in PLAIN_RECURRENT or hand_written):
                 continue
+            if hand_written and (layer.recurrent.gated or layer.recurrent.nonlinearity not in ("tanh", "relu")):
+                continue  # gates (an LSTM written by hand) keep the gradient; VG201 is about plain cells
             known = _known_length(layer, graph, ctx)
-            rnn = f"nn.{layer.op}"
+            rnn = f"{layer.recurrent.nonlinearity} recurrence written in forward" if hand_written else f"nn.{layer.op}"
             if known is None:
                 yield self.finding(ctx.filename, located(layer, graph), model=graph.name, severity=Severity.INFO, rnn=rnn,
                                    sequence_length=None, length_source=None, _length="unknown length")  # fmt: skip

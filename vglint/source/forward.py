@@ -18,6 +18,7 @@ from vglint.source.values import (
     Break,
     Continue,
     FuncRef,
+    FunctionReturn,
     Instance,
     ModuleObj,
     Tensor,
@@ -117,6 +118,60 @@ class Forward:
                     self.gap(Gap.FORWARD_LOST, forward.name)
             return self.declared_order(instance, args)
         return result
+
+    def recurrence(self, loop: cst.For, items: list[Any] | None, env: dict[str, Any], cls) -> bool:
+        """A loop in forward that applies the same layers to a state it carries from one step to the
+        next (`for t in range(T): h = torch.tanh(self.cell(torch.cat([x[t], h], -1)))`) is one
+        recurrent layer applied T times, not T layers: run two steps to see that the layers are the
+        same, then keep one step and put a recurrent layer in its place. True when it did that."""
+        carried = _carried_names(loop)
+        if not carried:
+            return False
+        saved = {k: list(v) if isinstance(v, list) else v for k, v in env.items()}
+        before = {id(step) for value in flatten_values(list(env.values())) if isinstance(value, Tensor) for step in value.path}
+        steps: list[set[int]] = []
+        first: list[Layer] = []
+        try:
+            for index in range(2):
+                item = items[index] if items is not None and index < len(items) else self.fresh_batch(loop.target)
+                self.assign(loop.target, item, env, cls)
+                self.exec_block(loop.body, env, cls)
+                new = [s for name in carried for v in flatten_values([env.get(name)]) if isinstance(v, Tensor)
+                       for s in v.path if isinstance(s, Layer) and id(s) not in before]  # fmt: skip
+                steps.append({id(s) for s in new if s.kind.counts_as_depth})
+                if index == 0:
+                    first = new
+                before |= {id(s) for s in new}
+        except (Break, Continue, FunctionReturn):
+            steps = []
+        env.clear()
+        env.update(saved)
+        if len(steps) < 2 or not steps[0] or steps[1]:  # the second step must reuse the first one's layers
+            return False
+        cell = [layer for layer in first if layer.kind.counts_as_depth]
+        activations = [layer.op for layer in first if layer.kind is Kind.ACTIVATION]
+        gated = any(op in ("sigmoid", "hardsigmoid") for op in activations)
+        known = len(items) if items is not None else None
+        if len(cell) == 1 and cell[0].kind is Kind.RECURRENT:
+            rnn = cell[0]  # an nn.RNNCell/LSTMCell stepped by hand is that recurrent layer
+        else:
+            rnn = Layer(Kind.RECURRENT, "recurrence", self.site(loop), name=cell[0].name or "recurrence",
+                        recurrent=Recurrent(nonlinearity=activations[-1] if activations else None, gated=gated,
+                                            steps=known))  # fmt: skip
+            self.recurrences.append(rnn)
+        # one step for what the loop leaves behind (outputs appended, the last state), then the
+        # step's layers replaced by the recurrent layer
+        before = {id(s) for value in flatten_values(list(env.values())) if isinstance(value, Tensor) for s in value.path}
+        self.assign(loop.target, items[0] if items else self.fresh_batch(loop.target), env, cls)
+        try:
+            self.exec_block(loop.body, env, cls)
+        except (Break, Continue):
+            pass
+        step = {id(s) for name in carried for v in flatten_values([env.get(name)]) if isinstance(v, Tensor)
+                for s in v.path if isinstance(s, Layer) and id(s) not in before}  # fmt: skip
+        for name, value in list(env.items()):
+            env[name] = _summarised(value, step, rnn)
+        return True
 
     def through_methods(self, instance: Instance, args: list[Any]) -> Any:
         """A module with no `forward` that its code uses through methods instead (cleanrl's
@@ -298,3 +353,62 @@ def _without_cuts(path: tuple) -> tuple:
         elif step.kind is not Kind.CUT:
             steps.append(step)
     return tuple(steps)
+
+
+def _carried_names(loop: cst.For) -> set[str]:
+    """Names the loop body both reads and assigns (its state, `h`), other than the loop variable,
+    in a loop whose steps read the loop variable (weight-tied depth, `for _ in range(12): x =
+    self.layer(x)`, is depth, not a recurrence over time)."""
+    assigned: set[str] = set()
+    read: set[str] = set()
+    target = {n.value for n in _names(loop.target)}
+
+    class Visitor(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            assigned.update(n.value for n in _names(node.target))
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            read.update(n.value for n in _names(node.value))
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            assigned.update(n.value for n in _names(node.target))
+            read.update(n.value for n in _names(node.target))
+
+    loop.body.visit(Visitor())
+    uses_step = any(n.value in target for n in _names(loop.body))  # `x[t]`: each step takes its own input
+    return (assigned & read) - target if uses_step else set()
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    """The names in an expression, not inside attributes' right sides or calls' keywords."""
+    found: list[cst.Name] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            attribute.value.visit(self)
+            return False
+
+    node.visit(Visitor())
+    return found
+
+
+def _summarised(value: Any, step: set[int], rnn: Layer) -> Any:
+    """`value` with the layers of one step of a recurrence replaced by the recurrent layer."""
+    if isinstance(value, list):
+        return [_summarised(v, step, rnn) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_summarised(v, step, rnn) for v in value)
+    if not isinstance(value, Tensor):
+        return value
+    cut = next((i for i, s in enumerate(value.path) if id(s) in step or (isinstance(s, Merge) and _touches(s, step))), None)
+    if cut is None:
+        return value
+    rest = tuple(s for s in value.path[cut:] if isinstance(s, Layer) and id(s) not in step and not s.kind.counts_as_depth)
+    return Tensor(value.path[:cut] + (rnn,) + rest, value.root, value.tags)
+
+
+def _touches(merge: Merge, step: set[int]) -> bool:
+    return any(id(s) in step or (isinstance(s, Merge) and _touches(s, step)) for b in merge.branches for s in b)

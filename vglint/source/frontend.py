@@ -56,6 +56,7 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any) -> Model
         declared = [interp.lower(value)]  # a module-level layer (an nn.TransformerEncoder) is its own model
     else:
         declared = [interp.lower(m) for m in interp.leaves(value)]
+    declared += interp.recurrences  # loops in forward that are recurrent layers
     reasons = list({(r.gap, id(r.site)): r for r in interp.reasons}.values())  # once per gap and place
     return ModelGraph(name=name, site=site, path=path, declared=declared, reasons=reasons,
                       outputs=[t.path for t in outputs])  # fmt: skip
@@ -99,7 +100,7 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             if _is_model_value(value):
                 if isinstance(value, Instance):
                     built_classes.add(value.cls.name)
-                interp.reasons = []
+                interp.begin_model()
                 guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v))
 
     for name, info in interp.classes.items():
@@ -108,7 +109,7 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
         def make(info=info):
             interp.reset_budget()
-            interp.reasons = []
+            interp.begin_model()
             instance = interp.instantiate(info, [], {}, info.node)
             return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance)
 
@@ -121,7 +122,7 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
         def make_from_factory(function=function):
             interp.reset_budget()
-            interp.reasons = []
+            interp.begin_model()
             value = interp.call_function(FuncRef(function), [], {})
             if not _is_model_value(value):
                 return None

@@ -32,7 +32,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import TrainingFacts
-from vglint.ir import Effect, Gap, Reason
+from vglint.ir import Effect, Gap, Layer, Reason
 from vglint.source.attributes import Attributes
 from vglint.source.calls import Calls
 from vglint.source.expressions import Expressions
@@ -57,6 +57,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         # What could not be understood of the model being interpreted (`self.norm = make_norm(d)`
         # with an unknown `make_norm`, a loop in forward): the model graph's reasons.
         self.reasons: list[Reason] = []
+        self.recurrences: list[Layer] = []  # recurrences written out in forward, as recurrent layers
         # Unknown branch tests forced to a value (by their test node), to see whether taking the
         # other branch would change the model (`frontend.settle_branches`).
         self.branch_overrides: dict[cst.CSTNode, bool] = {}
@@ -76,6 +77,11 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
 
     def reset_budget(self) -> None:
         self.budget.reset()
+
+    def begin_model(self) -> None:
+        """A new model: what was not understood and what recurrences were found start afresh."""
+        self.reasons = []
+        self.recurrences = []
 
     def site(self, node: cst.CSTNode) -> NodeSite:
         """One site per node, so facts about a node (a tensor fed to a layer) can be keyed by it."""

@@ -158,6 +158,8 @@ class Statements:
         iterable = self.iterate(self.eval(statement.iter, env, cls))
         if self.training_code:  # `for x, y in loader:` once, with symbolic batches; epochs once
             iterable = iterable[:1] if iterable else [self.fresh_batch(statement.target)]
+        elif self.forward_depth and self.recurrence(statement, iterable, env, cls):
+            return
         if iterable is None:
             self.not_followed(statement)
             return
