@@ -164,11 +164,15 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
         for statement in interp.module.body:
             if isinstance(statement, cst.If) and is_main_guard(statement):
                 entries.append(("__main__", lambda s=statement: interp.exec_block(s.body, dict(interp.globals), None)))
-    def standalone(function: cst.FunctionDef) -> None:
-        """A training function called by no one in the file. Its parameters are symbolic tensors,
-        except those it uses as a model (`def train(model, loader)` with `model.train()`): they
-        are bound from their annotation, or to each model of the file in turn."""
+    def standalone(function: cst.FunctionDef, owner: ClassInfo | None = None) -> None:
+        """A training function called by no one in the file (or a training method of `owner`).
+        Its parameters are symbolic tensors, except those it uses as a model (`def train(model,
+        loader)` with `model.train()`): they are bound from their annotation, or to each model
+        of the file in turn."""
         params = [*function.params.posonly_params, *function.params.params]
+        this = None
+        if owner is not None:
+            this, params = interp.instantiate(owner, [], {}, owner.node), params[1:]
         annotated = {p.name.value: model for p in params if (model := annotated_model(interp, p)) is not None}
         as_models = model_parameters(function) | set(annotated)
         bound = {name: annotated.get(name) for name in as_models}
@@ -186,7 +190,7 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
             interp.reset_budget()
             interp.assumed_model = name
             try:
-                interp.call_function(FuncRef(function), args, {})
+                interp.call_function(FuncRef(function, this, owner), args, {})
             except (OutOfBudget, RecursionError, FunctionReturn):
                 pass
             finally:
@@ -204,6 +208,10 @@ def run_training_code(interp: Interpreter, backward_functions: set[cst.FunctionD
                 batch = (interp.fresh_batch(), interp.fresh_batch())
                 interp.call_function(FuncRef(method, instance, info), [batch, 0], {})
             entries.append((f"{name}.training_step", step))
+        elif "compute_loss" in info.methods:  # a transformers Trainer that computes its own loss
+            method = info.methods["compute_loss"]
+            interp.backward_functions = interp.backward_functions | {method}
+            entries.append((f"{name}.compute_loss", lambda method=method, info=info: standalone(method, info)))
     for label, run in entries:
         interp.reset_budget()
         interp.training_code = True
