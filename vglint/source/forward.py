@@ -150,7 +150,7 @@ class Forward:
             return False
         cell = [layer for layer in first if layer.kind.counts_as_depth]
         activations = [layer.op for layer in first if layer.kind is Kind.ACTIVATION]
-        gated = any(op in ("sigmoid", "hardsigmoid") for op in activations)
+        gated = any(layer.op in ("sigmoid", "hardsigmoid", "gate") for layer in first)  # `z * h`: a gate
         known = len(items) if items is not None else None
         if len(cell) == 1 and cell[0].kind is Kind.RECURRENT:
             rnn = cell[0]  # an nn.RNNCell/LSTMCell stepped by hand is that recurrent layer
@@ -356,27 +356,51 @@ def _without_cuts(path: tuple) -> tuple:
 
 
 def _carried_names(loop: cst.For) -> set[str]:
-    """Names the loop body both reads and assigns (its state, `h`), other than the loop variable,
-    in a loop whose steps read the loop variable (weight-tied depth, `for _ in range(12): x =
-    self.layer(x)`, is depth, not a recurrence over time)."""
-    assigned: set[str] = set()
-    read: set[str] = set()
+    """Names a step reads before it assigns them (its state: `h = tanh(cell(cat([x[t], h])))`), in
+    a loop whose steps read the loop variable (weight-tied depth, `for _ in range(12): x =
+    self.layer(x)`, is depth, not a recurrence over time). A name each step first assigns afresh
+    (`out = self.conv(features)`) carries nothing."""
     target = {n.value for n in _names(loop.target)}
+    if not _reads_step_input(loop.body, target):
+        return set()
+    defined: set[str] = set()
+    read_first: set[str] = set()
+    assigned: set[str] = set()
 
     class Visitor(cst.CSTVisitor):
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            assigned.update(n.value for n in _names(node.target))
+        def visit_Assign(self, node: cst.Assign) -> bool:
+            read_first.update(n.value for n in _names(node.value) if n.value not in defined)
+            targets = {n.value for t in node.targets for n in _names(t.target)}
+            defined.update(targets)
+            assigned.update(targets)
+            return False
 
-        def visit_Assign(self, node: cst.Assign) -> None:
-            read.update(n.value for n in _names(node.value))
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            assigned.update(n.value for n in _names(node.target))
-            read.update(n.value for n in _names(node.target))
+        def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+            names = {n.value for n in _names(node.target)}
+            read_first.update(names - defined)
+            assigned.update(names)
+            return False
 
     loop.body.visit(Visitor())
-    uses_step = any(n.value in target for n in _names(loop.body))  # `x[t]`: each step takes its own input
-    return (assigned & read) - target if uses_step else set()
+    return (read_first & assigned) - target
+
+
+def _reads_step_input(body: cst.CSTNode, target: set[str]) -> bool:
+    """The loop variable picks each step's input: it indexes data (`x[t]`, `emb[:, i]`) or is the
+    data a call gets (`self.cell(x_t, h)`), not only a counter compared or printed."""
+    found = False
+
+    class Visitor(cst.CSTVisitor):
+        def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
+            nonlocal found
+            found = found or any(n.value in target for n in _names(node))
+
+        def visit_Arg(self, node: cst.Arg) -> None:
+            nonlocal found
+            found = found or (isinstance(node.value, cst.Name) and node.value.value in target)
+
+    body.visit(Visitor())
+    return found
 
 
 def _names(node: cst.CSTNode) -> list[cst.Name]:
