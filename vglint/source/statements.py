@@ -155,11 +155,14 @@ class Statements:
                 env[key] = self.cut_all(value, op, context)
 
     def exec_For(self, statement: cst.For, env: dict[str, Any], cls: ClassInfo | None) -> None:
-        iterable = self.iterate(self.eval(statement.iter, env, cls))
+        value = self.eval(statement.iter, env, cls)
+        iterable = self.iterate(value)
         if self.training_code:  # `for x, y in loader:` once, with symbolic batches; epochs once
             iterable = iterable[:1] if iterable else [self.fresh_batch(statement.target)]
         elif self.forward_depth and self.recurrence(statement, iterable, env, cls):
             return
+        elif self.forward_depth and isinstance(value, Tensor):
+            iterable = [value]  # `for features in x:` in forward: each item continues x's path
         if iterable is None:
             self.not_followed(statement)
             return
