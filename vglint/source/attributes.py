@@ -9,6 +9,9 @@ import libcst as cst
 from vglint.ir import Cut
 from vglint.layers import MODEL_OUTPUT_FIELDS
 from vglint.source.names import canonical
+
+#: String methods the interpreter computes on known strings (`arch.startswith("efficientnet_b")`).
+STR_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "strip", "split", "replace", "format", "join"})
 from vglint.source.values import (
     UNKNOWN,
     ArgParser,
@@ -90,7 +93,7 @@ class Attributes:
             if name in ("shape", "device", "dtype", "ndim"):
                 return UNKNOWN
             return Bound(base, name)
-        if isinstance(base, (list, dict)):
+        if isinstance(base, (list, dict)) or (isinstance(base, str) and name in STR_METHODS):
             return Bound(base, name)
         return UNKNOWN
 

@@ -305,6 +305,13 @@ class Calls:
             elif name == "pop" and obj:
                 return obj.pop(args[0] if args and isinstance(args[0], int) else -1)
             return None
+        if isinstance(obj, str):
+            if not (known(args) and known(list(kwargs.values()))):
+                return UNKNOWN
+            try:
+                return getattr(obj, name)(*args, **kwargs)
+            except Exception:
+                return UNKNOWN
         if isinstance(obj, dict):
             if name in ("items", "keys", "values"):
                 return list(getattr(obj, name)())
@@ -327,6 +334,13 @@ class Calls:
                 for info in mro:
                     if "__init__" in info.methods:
                         self.call_function(FuncRef(info.methods["__init__"], obj.instance, info), args, kwargs)
+                        break
+                    fields = self.dataclass_fields(info) if isinstance(obj.instance, PlainObject) else None
+                    if fields is not None:  # a dataclass base's generated __init__
+                        values = list(args)
+                        for field_name, default in fields:
+                            obj.instance.attrs[field_name] = (values.pop(0) if values else kwargs[field_name]
+                                                              if field_name in kwargs else self.field_default(default, info))  # fmt: skip
                         break
                 else:
                     layer = self.torch_layer_base(obj.cls)
@@ -371,10 +385,10 @@ class Calls:
             return Partial(args[0], list(args[1:]), dict(kwargs))
         if name == "typing.cast" and len(args) == 2:
             return args[1]
-        if name == "math.sqrt" and args and known(args[0]):
+        if name.startswith("math.") and known(args) and callable(getattr(math, short, None)):
             try:
-                return math.sqrt(args[0])
-            except (TypeError, ValueError):
+                return getattr(math, short)(*args)
+            except (TypeError, ValueError, OverflowError):
                 return UNKNOWN
         return self.passthrough(args, kwargs, node)
 
