@@ -435,6 +435,8 @@ RULES = [
     ("VG202", "rnn-without-gradient-clipping", "warning"),
     ("VG301", "sigmoid-with-bce-loss", "warning"),
     ("VG302", "softmax-before-cross-entropy", "warning"),
+    ("VG303", "sigmoid-with-mse-loss", "warning"),
+    ("VG304", "log-of-softmax", "warning"),
     ("VG401", "gradient-cut-in-forward", "warning"),
     ("VG402", "no-grad-in-forward", "warning"),
 ]
@@ -445,7 +447,7 @@ def test_rules_lists_every_rule(cli):
     assert result.exit_code == 0
     rows = [line.split()[:4] for line in result.stdout.splitlines()]
     assert rows == [[code, name, severity, "on"] for code, name, severity in RULES]
-    assert len(rows) == 13
+    assert len(rows) == 15
 
 
 def test_rules_registry_is_the_hand_written_list():
@@ -468,7 +470,7 @@ def test_rules_json(cli):
         "VG104": {"min-layers": 20},
         "VG105": {"min-layers": 12},
         "VG201": {"min-seq-len": 100},
-        "VG202": {}, "VG301": {}, "VG302": {}, "VG401": {}, "VG402": {},
+        "VG202": {}, "VG301": {}, "VG302": {}, "VG303": {}, "VG304": {}, "VG401": {}, "VG402": {},
     }  # fmt: skip
     vg105 = next(row for row in rows if row["code"] == "VG105")
     assert vg105["name"] == "deep-post-norm-transformer"
