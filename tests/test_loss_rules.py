@@ -171,3 +171,16 @@ def test_a_finding_without_a_related_place_has_related_null(project, cli):
     project.vg105()
     [finding] = json.loads(cli("model.py", "--output-format", "json").stdout)
     assert finding["related"] is None
+
+
+def test_vg304_kl_div_input(project, cli):
+    """Distillation: KLDivLoss takes log-probabilities as its input, so torch.log(softmax) underflows there too;
+    the softmax of the teacher as its target is right."""
+    source = LOG_SOFTMAX.format(log_probs="probs.log()").replace("F.nll_loss(probs.log(), y)",
+                                                                 "F.kl_div(probs.log(), F.softmax(y, 1))")  # fmt: skip
+    project.write("train.py", source)
+    assert rows(cli("train.py", "--output-format", "json")) == [
+        ("VG304", 11, 12, "warning", VG304_MESSAGE.format(loss="F.kl_div"), {"row": 10, "column": 13}),
+    ]
+    project.write("train.py", source.replace("probs.log()", "F.log_softmax(model(x), 1)"))
+    assert rows(cli("train.py", "--output-format", "json")) == []

@@ -169,7 +169,7 @@ LOSSES: tuple[Loss, ...] = (
     Loss("MSELoss", "mse_loss", "sigmoid", ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
     Loss("L1Loss", "l1_loss"),
     Loss("SmoothL1Loss", "smooth_l1_loss"),
-    Loss("KLDivLoss", "kl_div"),
+    Loss("KLDivLoss", "kl_div", "log_of_softmax"),
     Loss("HuberLoss", "huber_loss"),
 )
 

@@ -21,11 +21,11 @@ def _loss(called_as: str) -> Loss | None:
     return LOSS_CLASSES.get(name) if prefix == "nn" else LOSS_FUNCTIONS.get(name)
 
 
-def _uses(ctx: FileAnalysis, produced_by: str, loss: str) -> Iterator[LossUse]:
-    """The file's loss calls of `loss` (a torch.nn class name) on the output of `produced_by`."""
+def _uses(ctx: FileAnalysis, produced_by: str, *losses: str) -> Iterator[LossUse]:
+    """The file's loss calls of `losses` (torch.nn class names) on the output of `produced_by`."""
     for use in ctx.training.loss_uses:
         row = _loss(use.loss)
-        if use.produced_by == produced_by and row is not None and row.module == loss:
+        if use.produced_by == produced_by and row is not None and row.module in losses:
             yield use
 
 
@@ -239,8 +239,10 @@ class LogOfSoftmax(Rule):
     ## What it does
     Finds the log of softmax probabilities, `torch.log(F.softmax(x, dim))` or
     `F.softmax(x, dim).log()` (also with an `nn.Softmax` last in the model), fed to `nn.NLLLoss`
-    or `F.nll_loss` in training code. Reported at the loss call, with the softmax as the related
-    place. `F.log_softmax` (or `nn.LogSoftmax`) with `nll_loss` is the right pairing and is fine.
+    or `F.nll_loss` in training code, or as the input of `nn.KLDivLoss` / `F.kl_div` (which expect
+    log-probabilities too, as in distillation). Reported at the loss call, with the softmax as the
+    related place. `F.log_softmax` (or `nn.LogSoftmax`) with `nll_loss` is the right pairing and is
+    fine.
 
     ## Why is this bad?
     Softmax probabilities underflow: in float32 a logit 104 below the largest one gives a
@@ -290,9 +292,9 @@ class LogOfSoftmax(Rule):
     message = ("log of softmax probabilities fed to {loss}: a probability that underflows to 0 gives log(0) = -inf "
                "and NaN gradients; use log_softmax")  # fmt: skip
     fix = "replace torch.log(F.softmax(x, dim)) with F.log_softmax(x, dim), or pass the logits to CrossEntropyLoss"
-    summary = "torch.log of softmax probabilities fed to NLLLoss instead of log_softmax"
+    summary = "torch.log of softmax probabilities fed to NLLLoss or KLDivLoss instead of log_softmax"
     example_lines = (8,)
 
     def check_file(self, ctx) -> Iterator[Finding]:
-        for use in _uses(ctx, "log_of_softmax", "NLLLoss"):
+        for use in _uses(ctx, "log_of_softmax", "NLLLoss", "KLDivLoss"):
             yield _with_related(self.finding(ctx.filename, use.site.span, loss=use.loss), use, "the softmax is applied here")
