@@ -45,7 +45,7 @@ def test_clean_file_exits_0(project, cli):
     project.write("clean.py", CLEAN_SOURCE)
     result = cli("clean.py")
     assert result.exit_code == 0
-    assert result.stdout == "All checks passed! (1 file checked)\n"
+    assert result.stdout == "All checks passed! (1 file checked)\n1 model in 1 file: 1 fully analysed\n"
 
 
 def test_module_version(project):
@@ -93,7 +93,7 @@ def test_summary_counts_checked_files(project, cli):
     project.write("b.py", CLEAN_SOURCE)
     project.vg105("build/c.py")
     result = cli(".")
-    assert result.stdout.endswith("Found 1 finding (1 warning) in 2 files checked.\n")
+    assert result.stdout.endswith("Found 1 finding (1 warning) in 2 files checked.\n3 models in 2 files: 3 fully analysed\n")  # layer, encoder, model
 
 
 def test_project_inside_a_folder_named_like_an_exclude_is_still_checked(project, cli, tmp_path):
@@ -378,6 +378,7 @@ def test_info_findings_are_printed_and_counted(project, cli):
         "model.py:9:20: VG201 plain nn.RNN over sequences of unknown length: its gradient vanishes over long "
         "sequences; use nn.LSTM or nn.GRU (forget-gate bias 1), truncated backpropagation or gradient clipping",
         "Found 1 finding (1 info) in 1 file checked.",
+        "1 model in 1 file: 1 fully analysed",
     ]
 
 
@@ -434,6 +435,8 @@ RULES = [
     ("VG202", "rnn-without-gradient-clipping", "warning"),
     ("VG301", "sigmoid-with-bce-loss", "warning"),
     ("VG302", "softmax-before-cross-entropy", "warning"),
+    ("VG303", "sigmoid-with-mse-loss", "warning"),
+    ("VG304", "log-of-softmax", "warning"),
     ("VG401", "gradient-cut-in-forward", "warning"),
     ("VG402", "no-grad-in-forward", "warning"),
 ]
@@ -444,7 +447,7 @@ def test_rules_lists_every_rule(cli):
     assert result.exit_code == 0
     rows = [line.split()[:4] for line in result.stdout.splitlines()]
     assert rows == [[code, name, severity, "on"] for code, name, severity in RULES]
-    assert len(rows) == 13
+    assert len(rows) == 15
 
 
 def test_rules_registry_is_the_hand_written_list():
@@ -467,7 +470,7 @@ def test_rules_json(cli):
         "VG104": {"min-layers": 20},
         "VG105": {"min-layers": 12},
         "VG201": {"min-seq-len": 100},
-        "VG202": {}, "VG301": {}, "VG302": {}, "VG401": {}, "VG402": {},
+        "VG202": {}, "VG301": {}, "VG302": {}, "VG303": {}, "VG304": {}, "VG401": {}, "VG402": {},
     }  # fmt: skip
     vg105 = next(row for row in rows if row["code"] == "VG105")
     assert vg105["name"] == "deep-post-norm-transformer"

@@ -12,7 +12,7 @@ import pytest
 from conftest import CLEAN_SOURCE, MLP_CODES, VG105_SOURCE, findings
 
 JSON_KEYS = ["code", "name", "severity", "message", "filename", "location", "end_location", "model", "status",
-             "evidence", "fix", "url"]  # fmt: skip
+             "evidence", "fix", "url", "related"]  # fmt: skip
 ANSI = "\x1b["
 
 
@@ -30,7 +30,7 @@ def test_full_format(project, cli):
     assert caret[len("  | ") :].strip().split()[0] == "^" * (54 - 11)  # the whole span, 3:11 to 3:54
     assert caret.endswith(" warning")
     assert help_.startswith("  = help: ") and "norm_first=True" in help_
-    assert lines[-1] == "Found 1 finding (1 warning) in 1 file checked."
+    assert lines[-2:] == ["Found 1 finding (1 warning) in 1 file checked.", "2 models in 1 file: 2 fully analysed"]  # layer and encoder
 
 
 def test_concise_format(project, cli):
@@ -38,15 +38,15 @@ def test_concise_format(project, cli):
     project.mlp()
     result = cli("model.py", "mlp.py", "--output-format", "concise")
     lines = result.stdout.splitlines()
-    assert len(lines) == 5 + 1
-    for line in lines[:-1]:
+    assert len(lines) == 5 + 2
+    for line in lines[:-2]:
         path, row, column, rest = line.split(":", 3)
         assert path in ("mlp.py", "model.py")
         assert int(row) >= 1 and int(column) >= 1
         code, message = rest.strip().split(" ", 1)
         assert code in MLP_CODES | {"VG105"} and message
     assert "model.py:3:11: VG105 " in result.stdout
-    assert lines[-1] == "Found 5 findings (1 error, 4 warnings) in 2 files checked."
+    assert lines[-2:] == ["Found 5 findings (1 error, 4 warnings) in 2 files checked.", "3 models in 2 files: 3 fully analysed"]
 
 
 def test_json_shape(project, cli):

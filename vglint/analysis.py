@@ -18,9 +18,13 @@ from vglint.ir import ModelGraph
 class LossUse:
     """A loss called on probabilities in training code (`BCELoss` on a sigmoid, ...)."""
 
-    produced_by: str  # the last op before the loss: "sigmoid" or "softmax"
+    produced_by: str  # the last op before the loss: "sigmoid", "softmax" or "log_of_softmax"
     loss: str  # as messages name it: "nn.BCELoss", "F.cross_entropy"
     site: Site  # the loss call
+    related: Site | None = None  # where the sigmoid or softmax was applied, when the front-end knows
+    #: What the code shows of the loss's targets: "class" for class labels (one-hot encodings,
+    #: integer labels), None when it does not show (VG303 judges an MSE loss by it).
+    target: str | None = None
     model: str | None = None  # the model vglint assumed a training function was given, if it had to
     under: str | None = None  # the string option this loss appears under (`loss="binary"`), if only one
 
@@ -67,6 +71,16 @@ class TrainingFacts:
 
 
 @dataclass
+class SkippedModel:
+    """A model the front-end gave up on: its name, where it is defined, and why ("analysis budget":
+    it ran past the step, depth or time limit; "front-end error": vglint failed on it)."""
+
+    name: str
+    site: Site
+    why: str
+
+
+@dataclass
 class FileAnalysis:
     """One file, as the rules see it. `unreadable` is set (and nothing else is) when the file could
     not be read or parsed: where and why, for VG001."""
@@ -77,6 +91,7 @@ class FileAnalysis:
     training: TrainingFacts = field(default_factory=TrainingFacts)
     unreadable: tuple[Span, str] | None = None
     internal_errors: list[str] = field(default_factory=list)  # the front-end failed on part of the file
+    skipped: list[SkippedModel] = field(default_factory=list)  # models not analysed at all, never dropped silently
     sequence_length: int | None = None  # `sequence-length` in [tool.vglint], set by the engine
 
 

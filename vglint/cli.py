@@ -82,16 +82,18 @@ def cli() -> None:
 @click.option("--output-format", type=click.Choice(["full", "concise", "json"]), default="full", show_default=True)
 @click.option("-o", "--output-file", help="Write the report to this file instead of standard output.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
-@click.option("-q", "--quiet", is_flag=True, help="Print the findings only, without the summary line.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings only, without the summary and coverage lines.")
+@click.option("-v", "--verbose", is_flag=True, help="List each model with what was understood of it, and why not all.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (2 still means vglint failed).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails the run [default: warning].")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read [tool.vglint] from this file.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Parallel processes; 0 means one per CPU.")
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_exclude, stdin_filename,
-          output_format, output_file, statistics, quiet, exit_zero, fail_on, config_file, isolated, jobs):  # fmt: skip
+          output_format, output_file, statistics, quiet, verbose, exit_zero, fail_on, config_file, isolated, jobs):  # fmt: skip
     """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
     from vglint import engine, report
+    from vglint.coverage import coverage_line, model_listing
 
     paths = list(paths) or ([engine.STDIN] if stdin_filename else ["."])
     missing = [p for p in paths if p != engine.STDIN and not os.path.lexists(p)]
@@ -112,7 +114,8 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
         settings.fail_on = Severity.parse(fail_on)
 
     result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1,
-                                force_exclude=force_exclude, stdin_filename=stdin_filename)  # fmt: skip
+                                force_exclude=force_exclude, stdin_filename=stdin_filename,
+                                detail=verbose and not quiet and output_format != "json" and not statistics)  # fmt: skip
     for warning in result.warnings:
         click.echo(f"vglint: warning: {warning}", err=True)
     for error in result.internal_errors:
@@ -139,7 +142,10 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
         render = report.render_full if output_format == "full" else None
         text = render(findings, source_lines, colour) if render else report.render_concise(findings, colour)
         if not quiet:
+            if verbose:
+                text += model_listing(result.coverage)
             text += report.summary_line(findings, result.files_checked, len(result.internal_errors))
+            text += coverage_line(result.coverage, result.files_checked)
     _emit(text, output_file)
 
     if result.internal_errors:
@@ -187,7 +193,10 @@ def inspect(paths, output_format):
     models, problems = describe_paths(list(paths), _settings(list(paths), None, False))
     for problem in problems:
         click.echo(f"vglint: warning: {problem}", err=True)
-    click.echo(json.dumps(models, indent=2) if output_format == "json" else render_text(models), nl=output_format == "json")
+    if output_format == "json":
+        click.echo(json.dumps([{k: v for k, v in m.items() if not k.startswith("_")} for m in models], indent=2))
+    else:
+        click.echo(render_text(models), nl=False)
 
 
 @cli.command("rules")

@@ -17,6 +17,7 @@ def describe(graph: ModelGraph, filename: str) -> dict[str, Any]:
     layers = [i for i in deepest if isinstance(i, Layer)]
     estimate = estimated_attenuation(graph.path)
     span = graph.span
+    gaps = _reasons(graph)
     return {
         "filename": filename,
         "model": graph.name,
@@ -28,7 +29,20 @@ def describe(graph: ModelGraph, filename: str) -> dict[str, Any]:
         "skips": sum(1 for i in deepest if i is Marker.SKIP_START),
         "estimated_attenuation": float(f"{estimate.attenuation:.3g}"),
         "approximate": graph.approximate,
+        "uncertain": graph.uncertain,
+        "reasons": [{"what": what, "line": line} for what, line, _ in gaps],
+        "_effects": [effect for _, _, effect in gaps],  # for the text's grouping, not in JSON
     }
+
+
+def _reasons(graph: ModelGraph) -> list[tuple[str, int | None, str]]:
+    """What was not understood of the model (what, line, effect), once per gap and place, in the
+    order met; the line is None for a place in another module (a block of a sibling module)."""
+    found: dict[tuple, tuple[str, int | None, str]] = {}
+    for reason in graph.reasons:
+        line = reason.site.span.line if reason.site.local else None
+        found.setdefault((reason.what, line), (reason.what, line, reason.effect.value))
+    return list(found.values())
 
 
 def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
@@ -45,16 +59,31 @@ def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str,
             problems.append(f"{name}:{failure[0].line}: cannot parse: {failure[1]}")
             continue
         try:
-            models.extend(on_deep_stack(lambda m=module, n=name: [describe(g, n) for g in analyse_module(m, n).models]))
+            analysis = on_deep_stack(analyse_module, module, name)
+            models.extend(on_deep_stack(lambda a=analysis, n=name: [describe(g, n) for g in a.models]))
         except RecursionError:
             problems.append(f"{name}: nesting too deep to analyse")
+            continue
+        problems += [f"{name}:{s.site.span.line}: {s.name}: skipped ({s.why})" for s in analysis.skipped]
     return models, problems
+
+
+def _note(model: dict[str, Any]) -> str:
+    """`  (uncertain: unknown layer factory `make_norm`, line 18; approximate: ...)`, or nothing."""
+    groups: dict[str, list[str]] = {}
+    for effect, reason in zip(model.get("_effects", []), model["reasons"]):
+        where = f", line {reason['line']}" if reason["line"] is not None else ""
+        groups.setdefault(effect, []).append(f"{reason['what']}{where}")
+    if not groups and model["approximate"]:
+        groups["approximate"] = ["forward not followed"]
+    parts = [f"{effect}: {'; '.join(items)}" for effect, items in sorted(groups.items(), key=lambda kv: kv[0] != "uncertain")]
+    return f"  ({'; '.join(parts)})" if parts else ""
 
 
 def render_text(models: list[dict[str, Any]]) -> str:
     blocks = []
     for m in models:
-        note = "  (approximate: forward not followed)" if m["approximate"] else ""
+        note = _note(m)
         blocks.append(
             f"{m['filename']}:{m['line']}: {m['model']}{note}\n"
             f"  path:          {m['deepest_path'] or '(empty)'}\n"

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from vglint.analysis import FileAnalysis
 from vglint.config import Settings
+from vglint.coverage import FileCoverage, file_coverage
 from vglint.findings import Finding, Severity, Span
 from vglint.rules import RULES_BY_CODE, Rule, select_codes
 from vglint.source.frontend import SourceFrontend
@@ -32,8 +33,8 @@ DEEP_STACK_BYTES = 512 * 1024 * 1024
 DEEP_RECURSION_LIMIT = 30_000
 
 T = TypeVar("T")
-Task = tuple[str, str, Settings]
-Outcome = tuple[list[Finding], list[str], list[str]]
+Task = tuple[str, str, Settings, bool]  # path, name shown, settings, coverage with detail (`-v`)
+Outcome = tuple[list[Finding], list[str], list[str], FileCoverage]  # findings, warnings, internal errors, coverage
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Result:
     files_checked: int = 0
     warnings: list[str] = field(default_factory=list)  # printed on stderr, never fatal
     internal_errors: list[str] = field(default_factory=list)  # make the run exit 2
+    coverage: list[FileCoverage] = field(default_factory=list)  # what was understood of each file's models
     stdin_source: str | None = None  # what `-` read, for the source lines of the full output
 
 
@@ -148,27 +150,28 @@ def _unparsable(rules: list[Rule], filename: str, span: Span, detail: str) -> tu
 
 def check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> tuple[list[Finding], list[str]]:
     """Findings for one file's bytes, after suppressions; and internal errors, if any."""
-    findings, _warnings, errors = _check_source(source, filename, rules, settings)
+    findings, _warnings, errors, _coverage = _check_source(source, filename, rules, settings)
     return findings, errors
 
 
-def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> Outcome:
-    """Findings, warnings and internal errors for one file's bytes."""
+def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:
+    """Findings, warnings, internal errors and coverage for one file's bytes."""
     try:
-        return on_deep_stack(_check_parsed, source, filename, rules, settings)
+        return on_deep_stack(_check_parsed, source, filename, rules, settings, detail)
     except RecursionError:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
         text = source.decode("utf-8", errors="replace")
-        return _unsuppressed(findings, text, filename, settings), warnings_, []
+        return _unsuppressed(findings, text, filename, settings), warnings_, [], FileCoverage(filename, unreadable=True)
 
 
-def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> Outcome:
+def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:
     analysis = SourceFrontend().analyse(filename, source)
+    coverage = file_coverage(analysis, detail)
     if analysis.unreadable is not None:
         findings, warnings_ = _unparsable(rules, filename, *analysis.unreadable)
-        return _unsuppressed(findings, analysis.text, filename, settings), warnings_, []
+        return _unsuppressed(findings, analysis.text, filename, settings), warnings_, [], coverage
     findings, errors = check_analysis(analysis, rules, settings)
-    return findings, [], [f"{filename}: front-end: {e}" for e in analysis.internal_errors] + errors
+    return findings, [], [f"{filename}: front-end: {e}" for e in analysis.internal_errors] + errors, coverage
 
 
 def check_analysis(analysis: FileAnalysis, rules: list[Rule], settings: Settings) -> tuple[list[Finding], list[str]]:
@@ -259,8 +262,8 @@ def _matches_file(filename: str, glob: str, settings: Settings) -> bool:
 
 
 def _check_path(args: Task) -> Outcome:
-    """Worker: read and check one file. Returns findings, warnings and internal errors."""
-    path, filename, settings = args
+    """Worker: read and check one file. Returns findings, warnings, internal errors and coverage."""
+    path, filename, settings, detail = args
     rules = make_rules(settings)
     try:
         source = Path(path).read_bytes()
@@ -269,24 +272,26 @@ def _check_path(args: Task) -> Outcome:
         if not Path(path).exists() and Path(path).is_symlink():
             reason = "broken symbolic link"
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), f"cannot read file: {reason}")
-        return findings, warnings_, []
+        return findings, warnings_, [], FileCoverage(filename, unreadable=True)
     try:
-        return _check_source(source, filename, rules, settings)
+        return _check_source(source, filename, rules, settings, detail)
     except Exception as error:  # last resort: report, never lose the other files
         if os.environ.get("VGLINT_DEBUG") == "1":
             raise
-        return [], [], [f"{filename}: internal error: {type(error).__name__}: {error}"]
+        return [], [], [f"{filename}: internal error: {type(error).__name__}: {error}"], FileCoverage(filename, failed=True)
 
 
 def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_exclude: bool = False,
-                stdin_filename: str | None = None) -> Result:  # fmt: skip
+                stdin_filename: str | None = None, detail: bool = False) -> Result:  # fmt: skip
+    """Check every file under `paths`; `detail` asks for each model's line and gaps (`-v`)."""
     result = Result()
     files, result.warnings = discover([p for p in paths if p != STDIN], settings, force_exclude)
-    tasks = [(str(f), display_name(f), settings) for f in files]
+    tasks = [(str(f), display_name(f), settings, detail) for f in files]
     for outcome in _run(tasks, jobs):
         result.findings.extend(outcome[0])
         result.warnings.extend(outcome[1])
         result.internal_errors.extend(outcome[2])
+        result.coverage.append(outcome[3])
     result.files_checked = len(tasks)
     if STDIN in paths:
         name = stdin_filename or "<stdin>"
@@ -294,10 +299,11 @@ def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_ex
         if not (force_exclude and stdin_filename and _excluded(Path(stdin_filename), patterns)):
             source = sys.stdin.buffer.read()
             result.stdin_source = source.decode("utf-8", errors="replace")
-            findings, warnings_, errors = _check_source(source, name, make_rules(settings), settings)
+            findings, warnings_, errors, coverage = _check_source(source, name, make_rules(settings), settings, detail)
             result.findings.extend(findings)
             result.warnings.extend(warnings_)
             result.internal_errors.extend(errors)
+            result.coverage.append(coverage)
             result.files_checked += 1
     result.findings.sort(key=Finding.sort_key)
     return result
@@ -326,7 +332,7 @@ def _run_isolated(task: Task) -> Outcome:
         with ProcessPoolExecutor(max_workers=1) as pool:
             return pool.submit(_check_path, task).result()
     except BrokenProcessPool:
-        return [], [], [f"{task[1]}: internal error: the process checking this file crashed"]
+        return [], [], [f"{task[1]}: internal error: the process checking this file crashed"], FileCoverage(task[1], failed=True)
 
 
 def exit_code(findings: list[Finding], fail_on: Severity) -> int:

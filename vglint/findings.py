@@ -87,6 +87,10 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     help: str | None = None
     url: str | None = None
+    #: A second place the finding is about (the sigmoid whose output a loss is fed), and what it is
+    #: there: shown in the full output, `related` in JSON; a noqa comment on either line suppresses it.
+    related: Span | None = None
+    related_note: str | None = None
 
     def sort_key(self) -> tuple:
         return (self.filename, self.span.line, self.span.column, self.code, self.message)

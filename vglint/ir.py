@@ -265,17 +265,18 @@ class Effect(enum.Enum):
 
 
 class Gap(enum.Enum):
-    """Why part of a model was not understood; the value is how the coverage report says it."""
+    """Why part of a model was not understood: its effect, a phrase that says it, and the short
+    label the coverage line counts it by."""
 
-    UNRESOLVED_LAYER = (Effect.UNCERTAIN, "a call that may make a layer could not be resolved")
-    UNKNOWN_CALL_ON_TENSOR = (Effect.UNCERTAIN, "an unknown callable is applied to a tensor")
-    UNKNOWN_BRANCH = (Effect.UNCERTAIN, "a branch depends on a value that is not known")
-    UNRUNNABLE_LOOP = (Effect.UNCERTAIN, "a loop that builds layers could not be run")
-    UNKNOWN_CONTAINER_ITEM = (Effect.UNCERTAIN, "a container holds a value that could not be resolved")
-    OPAQUE_BLOCK = (Effect.UNCERTAIN, "an imported block whose code vglint cannot see")
-    FORWARD_LOOP = (Effect.APPROXIMATE, "a loop in forward could not be followed")
-    NO_FORWARD = (Effect.APPROXIMATE, "the module has no forward method vglint can follow")
-    FORWARD_LOST = (Effect.APPROXIMATE, "forward returned no tensor that vglint could follow")
+    UNRESOLVED_LAYER = (Effect.UNCERTAIN, "a call that may make a layer could not be resolved", "unknown layer factory")
+    UNKNOWN_CALL_ON_TENSOR = (Effect.UNCERTAIN, "an unknown callable is applied to a tensor", "unknown call on a tensor")
+    UNKNOWN_BRANCH = (Effect.UNCERTAIN, "a branch depends on a value that is not known", "branch on unknown value")
+    UNRUNNABLE_LOOP = (Effect.UNCERTAIN, "a loop that builds layers could not be run", "loop not run")
+    UNKNOWN_CONTAINER_ITEM = (Effect.UNCERTAIN, "a container holds a value that could not be resolved", "unknown container item")
+    OPAQUE_BLOCK = (Effect.UNCERTAIN, "an imported block whose code vglint cannot see", "imported block not visible")
+    FORWARD_LOOP = (Effect.APPROXIMATE, "a loop in forward could not be followed", "loop in forward not followed")
+    NO_FORWARD = (Effect.APPROXIMATE, "the module has no forward method vglint can follow", "no forward to follow")
+    FORWARD_LOST = (Effect.APPROXIMATE, "forward returned no tensor that vglint could follow", "forward not followed")
 
     @property
     def effect(self) -> Effect:
@@ -284,6 +285,15 @@ class Gap(enum.Enum):
     @property
     def description(self) -> str:
         return self.value[1]
+
+    @property
+    def label(self) -> str:
+        """A few words, as the coverage line and `inspect` name this kind of gap."""
+        return self.value[2]
+
+
+#: Gaps whose site is a call: `what` names the callee (`make_norm`), not the whole call.
+_NAMED_BY_CALLEE = frozenset({Gap.UNRESOLVED_LAYER, Gap.UNKNOWN_CALL_ON_TENSOR, Gap.OPAQUE_BLOCK, Gap.UNKNOWN_CONTAINER_ITEM})
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,6 +306,21 @@ class Reason:
     @property
     def effect(self) -> Effect:
         return self.gap.effect
+
+    @property
+    def what(self) -> str:
+        """The gap's label and the code it is about, in one short phrase: ``unknown layer factory
+        `make_norm` ``, ``loop not run `for i in range(depth)` ``. Reads the site's text: only
+        for `-v` and `inspect`, never for the plain coverage line."""
+        text = self.site.text.strip()
+        if self.gap in _NAMED_BY_CALLEE and "(" in text:
+            text = text[: text.index("(")]
+        text = " ".join(text.splitlines()[0].split()) if text else ""
+        text = text.removesuffix(":").rstrip()
+        if len(text) > 60:
+            text = text[:57] + "..."
+        where = "" if self.site.local else " (in another module)"
+        return f"{self.gap.label} `{text}`{where}" if text else f"{self.gap.label}{where}"
 
 
 @dataclass

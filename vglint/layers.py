@@ -188,7 +188,8 @@ _NORM_NAME = re.compile(r"Norm(?!al)")
 @dataclass(frozen=True)
 class Loss:
     """A loss, as a `torch.nn` class and a functional. `saturates_after` names the last operation
-    that makes it saturate (a sigmoid before BCELoss), and `instead` the loss to use then."""
+    that makes it saturate (a sigmoid before BCELoss or MSELoss, a log of a softmax before
+    NLLLoss: the tensor tag the interpreter sets), and `instead` the loss to use then."""
 
     module: str
     functional: str
@@ -200,11 +201,11 @@ LOSSES: tuple[Loss, ...] = (
     Loss("BCELoss", "binary_cross_entropy", "sigmoid", ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
     Loss("CrossEntropyLoss", "cross_entropy", "softmax"),
     Loss("BCEWithLogitsLoss", "binary_cross_entropy_with_logits"),
-    Loss("NLLLoss", "nll_loss"),
-    Loss("MSELoss", "mse_loss"),
+    Loss("NLLLoss", "nll_loss", "log_of_softmax"),
+    Loss("MSELoss", "mse_loss", "sigmoid", ("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
     Loss("L1Loss", "l1_loss"),
     Loss("SmoothL1Loss", "smooth_l1_loss"),
-    Loss("KLDivLoss", "kl_div"),
+    Loss("KLDivLoss", "kl_div", "log_of_softmax"),
     Loss("HuberLoss", "huber_loss"),
 )
 

@@ -1,6 +1,7 @@
 """Inline and file-level suppression comments.
 
-On the reported line: `# noqa`, `# noqa: VG101, VG103`, `# vglint: ignore[VG101]`.
+On the reported line, or on the finding's related line (the sigmoid a loss is fed from): `# noqa`,
+`# noqa: VG101, VG103`, `# vglint: ignore[VG101]`.
 Anywhere in the file: `# vglint: file-ignore[VG1]` (codes or prefixes) and `# vglint: skip-file`.
 Codes in a comment match by prefix, as selectors do: `# noqa: VG1` silences VG101-VG105, and
 `ALL` in brackets matches every code. A `# noqa:` whose codes cannot be read is a blanket `# noqa`,
@@ -43,8 +44,8 @@ class Suppressions:
             return True
         if any(finding.code.startswith(code) for code in self.file_codes):
             return True
-        codes = self.by_line.get(finding.span.line, ())
-        return any(finding.code.startswith(code) for code in codes)
+        lines = [finding.span.line] + ([finding.related.line] if finding.related is not None else [])
+        return any(finding.code.startswith(code) for line in lines for code in self.by_line.get(line, ()))
 
 
 def _comments(source: str) -> list[tuple[int, str]]:

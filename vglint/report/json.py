@@ -24,6 +24,7 @@ def finding_object(finding: Finding) -> dict[str, Any]:
         "evidence": finding.evidence,
         "fix": None,
         "url": finding.url,
+        "related": None if finding.related is None else {"row": finding.related.line, "column": finding.related.column},
     }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from vglint.findings import Finding, Severity
+from vglint.findings import Finding, Severity, Span
 
 _COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
@@ -28,24 +28,36 @@ def render_concise(findings: list[Finding], colour: bool = False) -> str:
     return "".join(_head(f, colour) + "\n" for f in findings)
 
 
+def _underline(text: str, span: Span, mark: str) -> str:
+    """`^^^^` (or `----` for a related place) under the span's part of its first line."""
+    end = span.end_column if span.end_line == span.line and span.end_column > span.column else len(text) + 1
+    return " " * (span.column - 1) + mark * max(1, end - span.column)
+
+
 def render_full(findings: list[Finding], source_lines: SourceLines, colour: bool = False) -> str:
     out: list[str] = []
     for finding in findings:
         out.append(_head(finding, colour))
         lines = source_lines(finding.filename) or []
-        span = finding.span
+        span, related = finding.span, finding.related
+        shown_related = related is not None and 1 <= related.line <= len(lines)
         if 1 <= span.line <= len(lines):
+            gutter = " " * max(len(str(span.line)), len(str(related.line)) if shown_related else 0)
             text = lines[span.line - 1].rstrip("\n").expandtabs(1)
-            gutter = " " * len(str(span.line))
-            end = span.end_column if span.end_line == span.line and span.end_column > span.column else len(text) + 1
-            caret = " " * (span.column - 1) + "^" * max(1, end - span.column)
-            label = f"{caret} {finding.severity}"
+            label = f"{_underline(text, span, '^')} {finding.severity}"
             if colour:
                 label = click.style(label, fg=_COLOURS[finding.severity])
-            out += [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {label}"]
+            out += [f"{gutter} |", f"{span.line:>{len(gutter)}} | {text}", f"{gutter} | {label}"]
+            if shown_related:
+                text = lines[related.line - 1].rstrip("\n").expandtabs(1)
+                note = f"{_underline(text, related, '-')} {finding.related_note or 'related'}"
+                out += [f"{gutter} |", f"{related.line:>{len(gutter)}} | {text}", f"{gutter} | {note}"]
             out.append(f"{gutter} = help: {finding.help}" if finding.help else f"{gutter} |")
-        elif finding.help:
-            out.append(f"  = help: {finding.help}")
+        else:
+            if related is not None:
+                out.append(f"  = note: {finding.related_note or 'related'}: line {related.line}")
+            if finding.help:
+                out.append(f"  = help: {finding.help}")
         out.append("")
     return "\n".join(out) + ("\n" if out else "")
 

@@ -13,7 +13,7 @@ from vglint.rules.architecture import (
 )
 from vglint.rules.base import Option, Rule
 from vglint.rules.gradient_cuts import GradientCutInForward, NoGradInForward
-from vglint.rules.losses import SigmoidWithBCELoss, SoftmaxBeforeCrossEntropy
+from vglint.rules.losses import LogOfSoftmax, SigmoidWithBCELoss, SigmoidWithMSELoss, SoftmaxBeforeCrossEntropy
 from vglint.rules.meta import ModelBuildFailed, SyntaxError_
 from vglint.rules.recurrent import PlainRNNLongSequence, RNNWithoutGradientClipping
 
@@ -29,6 +29,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RNNWithoutGradientClipping,
     SigmoidWithBCELoss,
     SoftmaxBeforeCrossEntropy,
+    SigmoidWithMSELoss,
+    LogOfSoftmax,
     GradientCutInForward,
     NoGradInForward,
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 import libcst as cst
 
-from vglint.analysis import FileAnalysis
+from vglint.analysis import FileAnalysis, SkippedModel
 from vglint.ir import Effect, Gap, Kind, ModelGraph, compress, count_weights, iter_layers
 from vglint.layers import CONTAINERS, NN_CLASSES
 from vglint.source.interpret import Interpreter
@@ -68,18 +68,46 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
     errors: list[str] = []
     graphs: list[ModelGraph] = []
 
+    interp.skipped_models = []  # models given up on, named in the coverage report: never dropped silently
+
     def guarded(label: str, make) -> None:
         try:
             graph = make()
-        except (OutOfBudget, RecursionError):
+        except (OutOfBudget, RecursionError):  # the step, depth or time limit
+            skipped(label, make, "analysis budget")
             return
         except Exception as error:  # the front-end must never crash on user code
             if DEBUG:
                 raise
             errors.append(f"{label}: {type(error).__name__}: {error}")
+            skipped(label, make, "front-end error")
             return
         if graph is not None:
             graphs.append(settle_branches(interp, graph, make))
+
+    def skipped(label: str, make, why: str) -> None:
+        """A model given up on; a would-be factory only if it returns what may be a model (a call
+        or a name, not the `{...}` of timm's `_cfg()`), since it never ran far enough to tell."""
+        function = interp.functions.get(label) if make.__name__ == "make_from_factory" else None
+        if function is not None:
+            returned = function.body.body[-1].body[-1].value
+            if not isinstance(returned, (cst.Call, cst.Name, cst.Attribute)):
+                return
+        interp.skipped_models.append(SkippedModel(label, defined_at(label, make), why))
+
+    def defined_at(label: str, make) -> NodeSite:
+        """The name of the model's class (`make`), factory function (`make_from_factory`) or
+        module-level variable (a lambda), where the coverage listing places it."""
+        info, function = interp.classes.get(label), interp.functions.get(label)
+        if make.__name__ == "make" and info is not None:
+            return NodeSite(info.node.name, locator)
+        if make.__name__ == "make_from_factory" and function is not None:
+            return NodeSite(function.name, locator)
+        for statement in module.body:
+            for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+                if isinstance(small, cst.Assign) and any(getattr(t.target, "value", None) == label for t in small.targets):
+                    return NodeSite(small.targets[0].target, locator)
+        return NodeSite(module, locator)
 
     try:
         interp.run_module_level()
@@ -219,7 +247,8 @@ def _analyse_once(module, filename, text, locator, imports, options: dict[str, s
     seen: set[int] = set()
     facts.loss_uses = [u for u in facts.loss_uses if id(u.site) not in seen and not seen.add(id(u.site))]
     _mark_frozen(models, interp.frozen_sites)
-    analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors)
+    analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors,
+                            skipped=interp.skipped_models)  # fmt: skip
     return analysis, bool(backward_functions) or module_trains
 
 

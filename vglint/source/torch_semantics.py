@@ -11,10 +11,14 @@ import libcst as cst
 from vglint.analysis import LossUse
 from vglint.ir import Cut, Gap, Kind, Layer, MergeKind
 from vglint.layers import CONTAINERS, LOSS_FUNCTIONS, NN_CLASSES, Loss, functional_op
+from vglint.source.loss_targets import shows_class_labels
 from vglint.source.values import LAST_OP_TAGS, UNKNOWN, Instance, ModuleObj, Param, Tensor, flatten_values
 
 _TENSOR_CUTS = {"detach": Cut.DETACH, "detach_": Cut.DETACH_INPLACE, "item": Cut.ITEM, "tolist": Cut.TOLIST,
                 "numpy": Cut.NUMPY}  # fmt: skip
+
+#: The tag a loss is judged by, and the ops whose layer set it (`related` points there).
+_TAGGED_BY = {"sigmoid": ("sigmoid", "hardsigmoid"), "softmax": ("softmax",), "log_of_softmax": ("softmax",)}
 
 
 class TorchSemantics:
@@ -82,12 +86,16 @@ class TorchSemantics:
         if short in LOSS_FUNCTIONS and tensors:
             self.record_loss(LOSS_FUNCTIONS[short], f"F.{short}", tensors[0], node)
             return self.loss_value(args, kwargs, node)
+        if short in ("log", "log_") and tensors and "softmax" in tensors[0].tags:
+            return log_of_softmax(tensors[0])  # torch.log(F.softmax(x, dim=1))
         return self.passthrough(args, kwargs, node)
 
     def tensor_method(self, tensor: Tensor, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
         op = functional_op(name)
         if op is not None:
             return self.apply_op(tensor, op.kind, op.op, node)
+        if name in ("log", "log_") and "softmax" in tensor.tags:
+            return log_of_softmax(tensor)  # F.softmax(x, 1).log()
         if name in ("chunk", "split", "unbind"):
             count = args[0] if args and isinstance(args[0], int) and name == "chunk" else 2
             return [tensor] * max(1, min(count, 16))
@@ -221,14 +229,25 @@ class TorchSemantics:
         """A loss continues its inputs' paths: a loss computed in `forward` and returned (VQ-VAE's
         codebook loss) is a route for the gradient like any output."""
         value = self.passthrough(args, kwargs, node)
-        return Tensor(value.path, value.root, (value.tags - LAST_OP_TAGS) | {"loss"})
+        return Tensor(value.path, value.root, (value.tags - LAST_OP_TAGS - {"log_of_softmax"}) | {"loss"})
 
     def record_loss(self, loss: Loss, called_as: str, value: Tensor, node: cst.CSTNode) -> None:
-        """A loss called on probabilities, in training code that is not under no_grad."""
+        """A loss called on probabilities, in training code that is not under no_grad; `related` is
+        the sigmoid or softmax layer that made them (the last step of the path), when in this file."""
         if self.no_grad or not (self.backward_scope or any(f in self.backward_functions for f in self.call_stack)):
             return
-        if loss.saturates_after is not None and loss.saturates_after in value.tags:
-            self.facts.loss_uses.append(LossUse(loss.saturates_after, called_as, self.site(node), self.assumed_model))
+        tag = loss.saturates_after
+        if tag is None or tag not in value.tags:
+            return
+        last = value.path[-1] if value.path else None
+        applied = last if isinstance(last, Layer) and last.op in _TAGGED_BY[tag] else None
+        if tag == "log_of_softmax" and (applied is None or "softmax" in value.tags):
+            return  # a stale tag: layers came after the log of the softmax (the tag outlives them)
+        target = None
+        if loss.module == "MSELoss" and shows_class_labels(node, self.call_stack[-1] if self.call_stack else None, self.qualified):
+            target = "class"
+        related = applied.site if applied is not None and applied.site.local else None
+        self.facts.loss_uses.append(LossUse(tag, called_as, self.site(node), related, target, self.assumed_model))
 
     def grad_context(self, context: cst.Call) -> Cut:
         """Which no-grad context a `with` item or decorator is."""
@@ -262,6 +281,12 @@ class TorchSemantics:
             owner.frozen = True
             if isinstance(owner, ModuleObj):
                 self.frozen_sites.add(owner.node)
+
+
+def log_of_softmax(tensor: Tensor) -> Tensor:
+    """`torch.log` of softmax probabilities: the path stays (its last step is the softmax), the tag
+    says that NLLLoss now gets log-probabilities that underflow (VG304)."""
+    return Tensor(tensor.path, tensor.root, (tensor.tags - {"softmax"}) | {"log_of_softmax"}, tensor.shape, tensor.made_by)
 
 
 def fans(module: ModuleObj) -> tuple[int | None, int | None]:
