@@ -340,6 +340,8 @@ class ModelGraph:
     declared: list[Layer] = field(default_factory=list)
     reasons: list[Reason] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)  # every tensor it returns; `path` is the deepest
+    #: Values the front-end assumed to build the model (`num_hidden_layers=12 (BertConfig default)`).
+    assumed: list[str] = field(default_factory=list)
 
     @property
     def approximate(self) -> bool:

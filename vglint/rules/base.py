@@ -96,9 +96,16 @@ class Rule:
         return f"rules/{cls.code}.md"
 
     def check_file(self, ctx: FileAnalysis) -> Iterable[Finding]:
-        """Findings for one file; the default asks `check_model` about each model in it."""
+        """Findings for one file; the default asks `check_model` about each model in it. A model
+        built from a config's defaults says so: the values assumed go into the evidence and the
+        message."""
         for graph in ctx.models:
-            yield from self.check_model(graph, ctx)
+            for finding in self.check_model(graph, ctx):
+                if graph.assumed:
+                    finding.evidence["assumed"] = list(graph.assumed)
+                    shown = ", ".join(graph.assumed[:3]) + (", ..." if len(graph.assumed) > 3 else "")
+                    finding.message += f" (assuming {shown})"
+                yield finding
 
     def check_model(self, graph: ModelGraph, ctx: FileAnalysis | None) -> Iterator[Finding]:
         return iter(())

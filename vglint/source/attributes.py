@@ -55,7 +55,10 @@ class Attributes:
             return Bound(base, name)
         if isinstance(base, PlainObject):
             if name in base.attrs:
-                return base.attrs[name]
+                value = base.attrs[name]
+                if base.assumed is not None and isinstance(value, (int, float, str, bool)):
+                    self.assumptions.setdefault(f"{name}={value!r} ({base.assumed} default)", None)
+                return value
             return UNKNOWN if base.cls is None else self.class_member(base, base.cls, name)
         if isinstance(base, ModuleObj):
             if name in ("weight", "bias"):

@@ -17,7 +17,8 @@ from vglint.source.names import import_table
 from vglint.source.parse import parse
 from vglint.source.sites import Locator, NodeSite
 from vglint.source.training import run_training_code, scan_training_code
-from vglint.source.values import FuncRef, Instance, ModuleObj, OutOfBudget, Tensor, flatten_values
+from vglint.source.names import dotted_name
+from vglint.source.values import UNKNOWN, ClassInfo, FuncRef, Instance, ModuleObj, OutOfBudget, PlainObject, Tensor, flatten_values
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -58,8 +59,9 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any) -> Model
         declared = [interp.lower(m) for m in interp.leaves(value)]
     declared += interp.recurrences  # loops in forward that are recurrent layers
     reasons = list({(r.gap, id(r.site)): r for r in interp.reasons}.values())  # once per gap and place
+    assumed = list(interp.assumptions)
     return ModelGraph(name=name, site=site, path=path, declared=declared, reasons=reasons,
-                      outputs=[t.path for t in outputs])  # fmt: skip
+                      outputs=[t.path for t in outputs], assumed=assumed)  # fmt: skip
 
 
 def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
@@ -138,7 +140,7 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
         def make(info=info):
             interp.reset_budget()
             interp.begin_model()
-            instance = interp.instantiate(info, [], {}, info.node)
+            instance = interp.instantiate(info, default_configs(interp, info), {}, info.node)
             return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance)
 
         guarded(name, make)
@@ -201,6 +203,33 @@ def settle_branches(interp: Interpreter, graph: ModelGraph, make) -> ModelGraph:
         budget.file_steps, budget.steps, interp.frozen_sites, facts.fed_shapes = saved
     graph.reasons = [r for r in graph.reasons if r.gap is not Gap.UNKNOWN_BRANCH]
     return graph
+
+
+def default_configs(interp: Interpreter, info) -> list:
+    """Arguments for a model class built on its own whose `__init__` requires a config: an object of
+    the config class its annotation names (`config: GPTConfig`) or its `config_class` says
+    (transformers' `config_class = BertConfig`), built with its defaults. The values the model
+    reads from it are the graph's assumptions; other required arguments stay unknown."""
+    found = interp.find_method(info, "__init__")
+    if found is None:
+        return []
+    params = [*found[1].params.posonly_params, *found[1].params.params][1:]
+    args = []
+    for param in params:
+        if param.default is not None:
+            break
+        config = None
+        annotation = param.annotation.annotation if param.annotation is not None else None
+        name = dotted_name(annotation) if annotation is not None else None
+        candidate = interp.global_value(name) if name and "." not in name else UNKNOWN
+        if not isinstance(candidate, ClassInfo) and param.name.value == "config":
+            candidate = interp.class_member(None, info, "config_class")
+        if isinstance(candidate, ClassInfo) and not interp.is_module_class(candidate):
+            config = interp.instantiate(candidate, [], {}, candidate.node)
+            if isinstance(config, PlainObject):
+                config.assumed = candidate.name
+        args.append(config if config is not None else UNKNOWN)
+    return args if any(a is not UNKNOWN for a in args) else []
 
 
 def _returns_value(function: cst.FunctionDef) -> bool:

@@ -58,6 +58,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         # with an unknown `make_norm`, a loop in forward): the model graph's reasons.
         self.reasons: list[Reason] = []
         self.recurrences: list[Layer] = []  # recurrences written out in forward, as recurrent layers
+        self.assumptions: dict[str, None] = {}  # config values read from a config built with its defaults
         # Unknown branch tests forced to a value (by their test node), to see whether taking the
         # other branch would change the model (`frontend.settle_branches`).
         self.branch_overrides: dict[cst.CSTNode, bool] = {}
@@ -79,9 +80,11 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.budget.reset()
 
     def begin_model(self) -> None:
-        """A new model: what was not understood and what recurrences were found start afresh."""
+        """A new model: what was not understood, the recurrences found and the config values
+        assumed start afresh."""
         self.reasons = []
         self.recurrences = []
+        self.assumptions = {}
 
     def site(self, node: cst.CSTNode) -> NodeSite:
         """One site per node, so facts about a node (a tensor fed to a layer) can be keyed by it."""

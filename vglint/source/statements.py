@@ -3,6 +3,7 @@ expressions are."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import libcst as cst
@@ -30,6 +31,12 @@ _AUG = {
     cst.DivideAssign: cst.Divide(), cst.FloorDivideAssign: cst.FloorDivide(),
 }  # fmt: skip
 
+
+#: Builtins and modules whose calls never return a torch layer.
+NO_LAYER_BUILTINS = frozenset({"int", "float", "str", "bool", "len", "max", "min", "sum", "round", "abs", "sorted",
+                               "list", "tuple", "dict", "set", "getattr", "hasattr", "isinstance", "range", "enumerate",
+                               "zip", "map", "repr", "print", "divmod", "pow", "any", "all"})  # fmt: skip
+NO_LAYER_MODULES = frozenset({"numpy", "math", "logging", "warnings"})
 
 #: Calls that build no layer and change no value a model is built from: output, warnings, logging,
 #: loading pretrained weights into a model already built.
@@ -187,7 +194,7 @@ class Statements:
 
     def exec_Assign(self, small: cst.Assign, env, cls) -> None:
         value = self.eval(small.value, env, cls)
-        if value is UNKNOWN and isinstance(small.value, cst.Call):
+        if value is UNKNOWN and isinstance(small.value, cst.Call) and self.may_make_layer(small.value, env):
             if any(isinstance(t.target, cst.Attribute) and dotted_name(t.target.value) == "self" for t in small.targets):
                 self.gap(Gap.UNRESOLVED_LAYER, small.value)
         for target in small.targets:
@@ -270,6 +277,19 @@ class Statements:
         if isinstance(value, Instance) and (value.children or self.container_base(value.cls)):
             return list(value.children)
         return None
+
+    def may_make_layer(self, call: cst.Call, env: dict[str, Any]) -> bool:
+        """Whether a call whose value is unknown could have made a layer: not a builtin
+        (`int(config.hidden_size / heads)`) nor a function of the standard library or numpy."""
+        name = dotted_name(call.func)
+        if name is None:
+            return True
+        head = name.split(".")[0]
+        if "." not in name and name in NO_LAYER_BUILTINS and name not in env and name not in self.globals:
+            return False
+        qualified = self.qualified(call.func)
+        root = (qualified or "").split(".")[0]
+        return not (root in NO_LAYER_MODULES or (root in sys.stdlib_module_names and root != "copy")) or head in env
 
     def truth(self, value: Any) -> bool:
         if isinstance(value, (ModuleObj, Instance, Tensor, ClassInfo, FuncRef, QualRef, Partial)):

@@ -185,6 +185,7 @@ class PlainObject:
 
     cls: ClassInfo | None
     attrs: dict[str, Any] = field(default_factory=dict)
+    assumed: str | None = None  # built with its class's defaults for a model that requires it: its name
 
 
 @dataclass(eq=False)
