@@ -118,23 +118,23 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             raise
         errors.append(f"module level: {type(error).__name__}: {error}")
 
-    built_classes: set[str] = set()
-    for statement in module.body:
-        if not isinstance(statement, cst.SimpleStatementLine):
+    # module-level models: each value once (`model = model.to(device)` binds the same model), at
+    # the statement that first bound it
+    built_classes: set[int] = set()
+    seen_values: set[int] = set()
+    for target, value in interp.module_assignments:
+        if not _is_model_value(value) or id(value) in seen_values:
             continue
-        for small in statement.body:
-            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-                continue
-            target = small.targets[0].target
-            value = interp.globals.get(target.value) if isinstance(target, cst.Name) else None
-            if _is_model_value(value):
-                if isinstance(value, Instance):
-                    built_classes.add(value.cls.name)
-                interp.begin_model()
-                guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v))
+        seen_values.add(id(value))
+        if isinstance(value, Instance):
+            built_classes.add(id(value.cls))
+        interp.begin_model()
+        guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v))
 
-    for name, info in interp.classes.items():
-        if name in built_classes or not interp.is_module_class(info):
+    # model classes: every definition, a class redefined cell after cell included
+    for info in list(interp.ctx.class_defs.values()):
+        name = info.name
+        if id(info) in built_classes or not interp.is_module_class(info):
             continue
 
         def make(info=info):

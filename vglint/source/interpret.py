@@ -58,6 +58,8 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         # with an unknown `make_norm`, a loop in forward): the model graph's reasons.
         self.reasons: list[Reason] = []
         self.recurrences: list[Layer] = []  # recurrences written out in forward, as recurrent layers
+        # Module-level `name = value` statements of the checked file and the value each one bound.
+        self.module_assignments: list[tuple[cst.Name, Any]] = []
         self.assumptions: dict[str, None] = {}  # config values read from a config built with its defaults
         # Unknown branch tests forced to a value (by their test node), to see whether taking the
         # other branch would change the model (`frontend.settle_branches`).

@@ -114,7 +114,8 @@ class ModuleResolution:
                                 if isinstance(small.target, cst.Name):  # `expansion: int = 4`
                                     assigns[small.target.value] = small.value
                 bases = [arg.value for arg in statement.bases if arg.keyword is None]
-                ctx.classes[statement.name.value] = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
+                info = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
+                ctx.classes[statement.name.value] = ctx.class_defs[statement] = info
             elif isinstance(statement, cst.FunctionDef):
                 ctx.functions[statement.name.value] = statement
 
@@ -241,8 +242,13 @@ class ModuleResolution:
     def run_module_level(self) -> dict[str, Any]:
         """Evaluate module-level code in order: constants, configs, layer lists built in loops and
         module-level models. Calls of the file's own functions as statements (`train(model)`) and
-        the `if __name__ == "__main__":` block are not run: that is training code, not model code."""
+        the `if __name__ == "__main__":` block are not run: that is training code, not model code.
+        A class defined again (a notebook's cells) means the definition in force at that point."""
+        redefined = self.redefined_classes()
         for statement in self.module.body:
+            if isinstance(statement, cst.ClassDef) and statement.name.value in redefined:
+                self.globals[statement.name.value] = self.ctx.class_defs[statement]
+                continue
             if isinstance(statement, cst.SimpleStatementLine):
                 runnable = [s for s in statement.body if self._model_building(s)]
             elif isinstance(statement, cst.For) or (isinstance(statement, cst.If) and not is_main_guard(statement)):
@@ -258,7 +264,15 @@ class ModuleResolution:
                         self.exec_statement(item, self.globals, None)
                 except (OutOfBudget, RecursionError, FunctionReturn, Break, Continue):
                     continue
+                if isinstance(item, cst.Assign) and len(item.targets) == 1 and isinstance(item.targets[0].target, cst.Name):
+                    target = item.targets[0].target  # what this very statement bound (`model = Net()`)
+                    self.module_assignments.append((target, self.globals.get(target.value)))
         return self.globals
+
+    def redefined_classes(self) -> set[str]:
+        """Names of classes the module defines more than once."""
+        names = [info.name for info in self.ctx.class_defs.values()]
+        return {name for name in names if names.count(name) > 1}
 
     @staticmethod
     def _model_building(small: cst.CSTNode) -> bool:

@@ -283,7 +283,10 @@ def run_top_level(interp: Interpreter) -> None:
     budget, so one that cannot be followed does not stop the ones after it."""
     env = dict(interp.globals)
     for statement in interp.module.body:
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        if isinstance(statement, cst.ClassDef):  # the definition in force from here on (a notebook's cells)
+            env[statement.name.value] = interp.ctx.class_defs.get(statement, env.get(statement.name.value))
+            continue
+        if isinstance(statement, cst.FunctionDef):
             continue
         if isinstance(statement, cst.If) and is_main_guard(statement):
             targets = statement.body.body

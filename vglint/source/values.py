@@ -129,6 +129,8 @@ class ModuleContext:
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     globals: dict[str, Any] = field(default_factory=dict)
     sites: dict[cst.CSTNode, NodeSite] = field(default_factory=dict)
+    #: Every class definition in order, by its node: a notebook redefines `class Net` cell after cell.
+    class_defs: dict[cst.ClassDef, ClassInfo] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
