@@ -274,6 +274,8 @@ class Gap(enum.Enum):
     UNRUNNABLE_LOOP = (Effect.UNCERTAIN, "a loop that builds layers could not be run", "loop not run")
     UNKNOWN_CONTAINER_ITEM = (Effect.UNCERTAIN, "a container holds a value that could not be resolved", "unknown container item")
     OPAQUE_BLOCK = (Effect.UNCERTAIN, "an imported block whose code vglint cannot see", "imported block not visible")
+    DEFERRED_NORMALIZATION = (Effect.UNCERTAIN, "the file applies weight normalisation to layers in code vglint does not run",
+                              "weight norm applied elsewhere")  # fmt: skip
     FORWARD_LOOP = (Effect.APPROXIMATE, "a loop in forward could not be followed", "loop in forward not followed")
     NO_FORWARD = (Effect.APPROXIMATE, "the module has no forward method vglint can follow", "no forward to follow")
     FORWARD_LOST = (Effect.APPROXIMATE, "forward returned no tensor that vglint could follow", "forward not followed")

@@ -55,6 +55,8 @@ class Forward:
             self.facts.fed_shapes.setdefault(self.site(module.node), []).append(self.fed_shape(tensors[0]))
         layer = self.lower(module)
         result = self.extend(tensors[0], layer)
+        if module.weight_normalized:  # a normalisation of the weight: the scale is held as by a norm layer
+            result = self.extend(result, Layer(Kind.NORM, "weight_norm", layer.site))
         if layer.kind is Kind.RECURRENT and module.cls in SEQUENCE_RECURRENT:
             return (result, UNKNOWN)
         if module.cls == "MultiheadAttention":

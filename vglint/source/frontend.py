@@ -10,7 +10,8 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import FileAnalysis, SkippedModel
-from vglint.ir import Effect, Gap, Kind, ModelGraph, compress, count_weights, iter_layers
+from vglint.findings import FixedSite, Span
+from vglint.ir import Effect, Gap, Kind, Layer, ModelGraph, Reason, compress, count_weights, iter_layers
 from vglint.layers import CONTAINERS, NN_CLASSES
 from vglint.source.interpret import Interpreter
 from vglint.source.names import import_table
@@ -243,6 +244,23 @@ def _returns_value(function: cst.FunctionDef) -> bool:
     )
 
 
+_WEIGHT_NORM_CALL = re.compile(r"\b(?:weight_norm|spectral_norm)\s*\(")
+
+
+def _note_deferred_weight_norm(models: list[ModelGraph], text: str) -> None:
+    """HiFi-GAN-style code applies `weight_norm` to its layers in a method nothing in the file runs
+    (`apply_weight_norm()`, called by the training recipe): a model of such a file with no
+    normalisation on its path may be normalised that way, so its absence proves nothing."""
+    match = _WEIGHT_NORM_CALL.search(text)
+    if match is None:
+        return
+    line = text.count("\n", 0, match.start()) + 1
+    site = FixedSite(Span(line, 1, line, 1), match.group(0))
+    for graph in models:
+        if not any(isinstance(step, Layer) and step.kind is Kind.NORM for step in graph.deepest):
+            graph.reasons.append(Reason(Gap.DEFERRED_NORMALIZATION, site))
+
+
 def _mark_frozen(models: list[ModelGraph], frozen_sites: set[cst.CSTNode]) -> None:
     """Freezing is recorded by construction site, since training code freezes its own instance of
     a model (`model.encoder.requires_grad_(False)` in `main()`): mark the models' layers made there."""
@@ -276,6 +294,7 @@ def _analyse_once(module, filename, text, locator, imports, options: dict[str, s
     seen: set[int] = set()
     facts.loss_uses = [u for u in facts.loss_uses if id(u.site) not in seen and not seen.add(id(u.site))]
     _mark_frozen(models, interp.frozen_sites)
+    _note_deferred_weight_norm(models, text)
     analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors,
                             skipped=interp.skipped_models)  # fmt: skip
     return analysis, bool(backward_functions) or module_trains

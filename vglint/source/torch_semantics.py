@@ -75,6 +75,9 @@ class TorchSemantics:
                 # the code initialises the weight it passes, not PyTorch: its scale is not assumed
                 return self.extend(tensors[0], Layer(Kind.WEIGHT, op.op, self.site(node), init_gain=1.0, init_name="own"))
             return self.apply_op(tensors[0], op.kind, op.op, node)
+        if short in ("weight_norm", "spectral_norm") and args and isinstance(args[0], ModuleObj):
+            args[0].weight_normalized = True  # `weight_norm(nn.Conv1d(...))`: HiFi-GAN's and DAC's normalisation
+            return args[0]
         if short in ("tensor", "as_tensor") and tensors:
             return self.cut(tensors[0], Cut.TENSOR if short == "tensor" else Cut.AS_TENSOR, node)
         if short in ("randn", "rand", "zeros", "ones", "empty", "randint", "full") and not tensors:

@@ -158,6 +158,7 @@ class ModuleObj:
     foreign: bool = False  # not from torch.nn: never looked up in the catalogue (vglint.layers)
     library: str | None = None  # a library model (`torchvision.models.resnet101`): a trainable block
     ctx: ModuleContext | None = field(default=None, repr=False)  # the module whose code made it: its site is there
+    weight_normalized: bool = False  # wrapped in weight_norm/spectral_norm: its weight's scale is normalised
     _layer: Layer | None = None
 
     def arg(self, index: int, name: str, default: Any = UNKNOWN) -> Any:
