@@ -232,8 +232,6 @@ def test_an_activation_at_the_end_of_a_gated_branch_counts():
     assert estimated_attenuation(path).attenuation == pytest.approx(math.sqrt(1 / 48))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a branch with no weight layer counts only its pending activation "
-                   "factor, so a merge nested in it drops the activations before it (1 instead of 1/16 * 2)")
 def test_a_branch_without_weights_keeps_the_activations_before_a_nested_merge():
     # x + (s + s) with s = sigmoid(x): the branch carries 1/16 * (1 + 1) = 1/8; then a Linear: 1/3
     path = (linear(), merge("add", (), (act("sigmoid"), merge("add", (), ()))), linear())

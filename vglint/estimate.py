@@ -76,7 +76,7 @@ def _walk(path: Path, walk: _Walk, memo: dict) -> _Walk:
                 if key not in memo:
                     memo[key] = _walk(branch, _Walk(seen_weight=walk.seen_weight), memo)
                 inner = memo[key]
-                value = inner.product * inner.pending if inner.weights else inner.pending
+                value = inner.product * inner.pending  # a weightless branch may hold a merge of its own
                 total += value
                 seen = seen or inner.seen_weight
                 if best is None or inner.weights > best.weights:
