@@ -5,7 +5,6 @@ de-duplicated and suppressed, and the exit code."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import VG105_SOURCE, findings

@@ -29,9 +29,9 @@ def run(source: str, filename: str = "pkg/model.py", **settings) -> list[tuple]:
     assert errors == []
     return sorted(
         (f.code, str(f.severity), f.filename, (f.span.line, f.span.column, f.span.end_line, f.span.end_column),
-         f.model, f.evidence, f.message)  # fmt: skip
+         f.model, f.evidence, f.message)
         for f in found
-    )
+    )  # fmt: skip
 
 
 def codes(source: str, **settings) -> list[str]:
@@ -609,8 +609,8 @@ def train(x, y, optimizer):
 """
     assert [f for f in run(source) if f[0] == "VG302"] == [(
         "VG302", "warning", "pkg/model.py", (8, 12, 8, 58), None, {"loss": "F.cross_entropy"},
-        "softmax output fed to F.cross_entropy, which applies log-softmax itself: confident predictions get a "
-        "vanishing gradient; pass the logits",
+        ("softmax output fed to F.cross_entropy, which applies log-softmax itself: confident predictions get a "
+         "vanishing gradient; pass the logits"),
     )]  # fmt: skip
 
 
@@ -660,6 +660,9 @@ def test_two_cut_branches_each_report_their_layers():
 def test_a_layer_that_also_reaches_the_output_uncut_is_not_reported():
     assert cuts(net("        return self.f(x) + self.f(x).detach()\n", ("f",))) == []
     assert cuts(net("        return self.f(x) + self.f(x * 2).detach()\n", ("f",))) == []
+    # f is applied on both routes, g only on the cut one: only g is reported
+    source = net("        return self.f(x) + self.f(self.g(x)).detach()\n", ("f", "g"))
+    assert cuts(source) == [("VG401", (12, 28), {"cut": "detach()", "layers": ["g"]})]
 
 
 def test_functional_ops_in_a_no_grad_block_have_no_parameters_to_lose():
