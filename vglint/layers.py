@@ -135,7 +135,12 @@ TRANSFORMER_LAYERS = frozenset({"TransformerEncoderLayer", "TransformerDecoderLa
 #: Base classes whose subclasses are `nn.Module`s.
 MODULE_BASES = frozenset({
     "torch.nn.Module", "torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+    # frameworks' base classes, as their users import them and as the framework's own files name them
     "pytorch_lightning.LightningModule", "lightning.LightningModule", "lightning.pytorch.LightningModule",
+    "pytorch_lightning.core.LightningModule", "pytorch_lightning.core.module.LightningModule",
+    "lightning.pytorch.core.LightningModule", "lightning.pytorch.core.module.LightningModule",
+    "transformers.PreTrainedModel", "transformers.modeling_utils.PreTrainedModel",
+    "transformers.GradientCheckpointingLayer", "transformers.modeling_layers.GradientCheckpointingLayer",
 })  # fmt: skip
 
 

@@ -186,7 +186,10 @@ class RNNWithoutGradientClipping(Rule):
 
     def check_file(self, ctx) -> Iterator[Finding]:
         training = ctx.training
-        if training.recurrent is None or training.clipping_configured:
+        # the file's own recurrent layers, or those of a model it builds from another file (`import model`)
+        rnn = training.recurrent or next((f"nn.{layer.op}" for g in ctx.models for layer in g.declared
+                                          if layer.kind is Kind.RECURRENT), None)  # fmt: skip
+        if rnn is None or training.clipping_configured:
             return
         recurrent = {g.name for g in ctx.models if any(layer.kind is Kind.RECURRENT for layer in g.declared)}
         recurrent |= {name for name, op in NN_CLASSES.items() if op.kind is Kind.RECURRENT}
@@ -196,5 +199,4 @@ class RNNWithoutGradientClipping(Rule):
         for loop in training.loops:
             # In a file with other models too (d2l's library), the loop must refer to a recurrent one.
             if not loop.clips and (not other_models or loop.names & recurrent):
-                yield self.finding(ctx.filename, loop.backward.span, function=loop.name,
-                                   rnn=training.recurrent)  # fmt: skip
+                yield self.finding(ctx.filename, loop.backward.span, function=loop.name, rnn=rnn)

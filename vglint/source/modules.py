@@ -1,9 +1,11 @@
-"""Module and import resolution: the names of the checked file and of the sibling modules it imports
-from, classes and their bases, and the module level that defines constants and models."""
+"""Module and import resolution: the names of the checked file and of the modules of its project
+that it imports from (`vglint.source.project` says which file a module name means), classes and
+their bases, and the module level that defines constants and models."""
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,9 +13,11 @@ from typing import Any
 
 import libcst as cst
 
+from vglint.ir import Gap
 from vglint.layers import MODULE_BASES, NN_CLASSES
 from vglint.source.calls import BUILTIN_FUNCTIONS
 from vglint.source.names import canonical, dotted_name, import_table
+from vglint.source.project import NEVER_FOLLOWED, Project, find_project, import_base
 from vglint.source.sites import SiblingLocator
 from vglint.source.values import (
     THIS_MODULE,
@@ -63,38 +67,158 @@ class ModuleResolution:
             yield
             return
         outer, self.ctx = self.ctx, ctx
+        reasons, mark = self.reasons, len(self.reasons)
         try:
             yield
         finally:
             self.ctx = outer
+            if not ctx.local and any(r.gap is Gap.UNKNOWN_BRANCH for r in reasons[mark:]):
+                harmless = _harmless_branches(ctx.module)  # the gap of an `if` that cannot change a model goes
+                reasons[mark:] = [r for r in reasons[mark:]
+                                  if r.gap is not Gap.UNKNOWN_BRANCH or getattr(r.site, "node", None) not in harmless]  # fmt: skip
 
     def sibling(self, relative: str) -> ModuleContext | None:
-        """The module `.name` of the checked file's package, parsed once, with its module level run."""
-        if self.ctx.path is None or relative.startswith("..") or not relative.startswith("."):
+        """The module `.name` (or `..name`) of the current module's package: `project_module`."""
+        return self.project_module(relative) if relative.startswith(".") else None
+
+    def project_module(self, name: str) -> ModuleContext | None:
+        """The module `name` (`model`, `models.rnn`, `.blocks`, `..layers`, `mypkg.layers`) as the
+        current module imports it, when it is a file of the project: parsed once, its module level run."""
+        state = self._project_state()
+        folder = state.folder(self.ctx)
+        if state.project is None or folder is None:
             return None
-        folder = self.ctx.path.parent
-        stem = relative[1:].replace(".", "/")
-        for candidate in (folder / f"{stem}.py", folder / stem / "__init__.py"):
-            if candidate.is_file():
-                break
+        path = state.project.module_path(name, folder)
+        return None if path is None else self.load_module(path)
+
+    def load_module(self, path: Path) -> ModuleContext | None:
+        """The module of the project at `path` (resolved), read once per checked file; None when it
+        is too large, unreadable, or over the budget of modules. Its classes and functions are known
+        at once; its module level runs when a name it assigns is first needed (`run_pending`)."""
+        state = self._project_state()
+        if path == state.home_path:
+            return state.home
+        if path in self.siblings:
+            return self.siblings[path]
+        if len(self.siblings) >= Budget.MAX_MODULES:
+            return None
+        self.siblings[path] = None  # unreadable, too large, or over the budget: its names stay unknown
+        if path.is_dir():  # a namespace package: a folder without __init__.py, whose modules are its names
+            module, imports, assigned, ctx_path = cst.Module(body=()), {}, frozenset(), path / "__init__.py"
         else:
-            return None
-        key = candidate.resolve()
-        if key in self.siblings:
-            return self.siblings[key]
-        self.siblings[key] = None  # an import cycle finds nothing instead of recursing
-        try:
-            stat = candidate.stat()
-            if stat.st_size > Budget.MAX_SIBLING_BYTES:
+            try:
+                stat = path.stat()
+                state.bytes_read += stat.st_size
+                if stat.st_size > Budget.MAX_SIBLING_BYTES or state.bytes_read > Budget.MAX_PROJECT_BYTES:
+                    return None
+                module, imports, assigned = _parse_sibling(str(path), stat.st_mtime_ns)
+            except Exception:
                 return None
-            module, imports = _parse_sibling(str(key), stat.st_mtime_ns)
-        except Exception:  # unreadable or unparsable: its names stay unknown
-            return None
-        ctx = self._context(module, imports, SiblingLocator(module), candidate, local=False)
-        self.siblings[key] = ctx
-        with self.entered(ctx):
-            self.run_module_level()
+            ctx_path = path
+        ctx = self._context(module, imports, SiblingLocator(module), ctx_path, local=False)
+        ctx.pending, ctx.assigned, ctx.dotted = bool(assigned), assigned, _dotted_module(ctx_path)
+        self.siblings[path] = ctx
         return ctx
+
+    def run_pending(self, ctx: ModuleContext) -> None:
+        """Run another module's module level, once, outside the model being interpreted (whose
+        gaps, mode and budget it must not touch), on the imports' own budget."""
+        ctx.pending = False
+        if self.budget.importing >= Budget.MAX_IMPORT_NESTING:
+            return
+        with self._outside_the_model(), self.entered(ctx):
+            self.run_module_level()
+
+    @contextmanager
+    def _outside_the_model(self) -> Iterator[None]:
+        saved = (self.reasons, self.training_code, self.no_grad, self.forward_depth, self.call_stack)
+        self.reasons, self.training_code, self.no_grad, self.forward_depth, self.call_stack = [], False, False, 0, []
+        try:
+            with self.budget.imported_module():
+                yield
+        finally:
+            self.reasons, self.training_code, self.no_grad, self.forward_depth, self.call_stack = saved
+
+    def project_value(self, target: str, base: bool = False) -> Any:
+        """What `target` means when it names something in a module of the project: an import's
+        target (`model`, `.blocks.SigmoidBlock`, `models.rnn.CharRNN`, `..layers.Block`) or a name
+        reached through a module (`<module model.py>.RNNModel`). A class, function, global or module
+        (as a `QualRef` that `module_ref` made); None when it is not the project's. A class of
+        another module that is no `nn.Module` is None too, unless it is asked for as a `base`: made
+        in model code it is an opaque object, as it was before vglint read that module."""
+        dots = len(target) - len(target.lstrip("."))
+        if not dots and target.partition(".")[0] in NEVER_FOLLOWED:
+            return None  # `torch.nn.Linear`, `math.sqrt`: the common case, answered first
+        match = _MODULE_REF.match(target) if target.startswith("<") else None
+        if target.startswith("<") and match is None:
+            return None  # `<this module>.X`
+        state = self._project_state()
+        if match is not None:
+            ctx = state.refs.get(match[1])
+            rest = match[2].split(".")[1:]
+        else:
+            key = (id(self.ctx), target, base)
+            if key in state.resolved:
+                return state.resolved[key]
+            state.resolved[key] = None  # a cycle finds nothing
+            ctx, rest = None, []
+            parts = target[dots:].split(".") if target[dots:] else []
+            for cut in range(len(parts), -1 if dots else 0, -1):  # the longest prefix that is a module
+                ctx = self.project_module("." * dots + ".".join(parts[:cut]))
+                if ctx is not None:
+                    rest = parts[cut:]
+                    break
+        value = None if ctx is None else self.module_ref(ctx)
+        for name in rest:
+            value = self.module_member(value, name)
+            if value is None:
+                break
+        if not base and isinstance(value, ClassInfo) and value.ctx is not None and not value.ctx.local:
+            value = value if self.is_module_class(value) else None
+        if match is None:
+            state.resolved[key] = value
+        return value
+
+    def module_ref(self, ctx: ModuleContext) -> QualRef:
+        """The value of a module of the project (`model` after `import model`): a `QualRef` whose name
+        says which file it is, so that `model.RNNModel` finds the class in any module it reaches."""
+        state = self._project_state()
+        ref = state.ref_of.get(id(ctx))
+        if ref is None:
+            shown = ctx.path.as_posix() if ctx.path is not None else "?"
+            if state.project is not None and ctx.path is not None and state.project.contains(ctx.path):
+                shown = ctx.path.relative_to(state.project.root).as_posix()
+            ref = state.ref_of[id(ctx)] = QualRef(f"<module {shown}>")
+            state.refs[ref.name] = ctx
+        return ref
+
+    def module_member(self, module: Any, name: str) -> Any:
+        """`name` in a module of the project: a class, function or global of it, a name it imports,
+        or, in a package, its submodule. None when it has no such name."""
+        if not isinstance(module, QualRef):
+            return None
+        ctx = self._project_state().refs.get(module.name)
+        if ctx is None:
+            return None
+        if name in ctx.classes or name in ctx.functions or name in ctx.assigned or name in ctx.imports:
+            with self.entered(ctx):
+                value = self.global_value(name)
+            # a name that module imports but vglint could not find is spelled relative to that module,
+            # and a value it could not compute says less than the name (`gelu`, `BoxCoder`) does
+            if value is UNKNOWN or isinstance(value, QualRef) and value.name.startswith("."):
+                return None
+            return value
+        if ctx.path is not None and ctx.path.name == "__init__.py":
+            with self.entered(ctx):
+                sub = self.project_module("." + name)
+            return None if sub is None else self.module_ref(sub)
+        return None
+
+    def _project_state(self) -> _ProjectState:
+        state = self.__dict__.get("_project")
+        if state is None:  # first asked while the checked file's names are in use
+            state = self.__dict__["_project"] = _ProjectState(self.ctx)
+        return state
 
     @staticmethod
     def _collect(ctx: ModuleContext) -> None:
@@ -128,6 +252,8 @@ class ModuleResolution:
         if head in self.imports:
             full = self.imports[head] + ("." + rest if rest else "")
             return canonical(full)
+        if self.ctx.pending and head in self.ctx.assigned:
+            self.run_pending(self.ctx)
         if isinstance(self.globals.get(head), QualRef):  # `d2l = sys.modules[__name__]`
             return canonical(self.globals[head].name + ("." + rest if rest else ""))
         return None
@@ -140,17 +266,40 @@ class ModuleResolution:
         qualified = self.qualified(base)
         if qualified is None:
             return dotted_name(base)
-        local = self.local_value(qualified)
+        known = self.framework_base(qualified)
+        if known is not None:
+            return known
+        local = self.local_value(qualified, base=True)
         if isinstance(local, ClassInfo):
-            return local
+            # a framework's own base (transformers' PreTrainedModel, read from inside transformers)
+            # is the base vglint knows, as it is for code that imports it: its internals are not run
+            known = f"{local.ctx.dotted}.{local.name}" if local.ctx is not None and local.ctx.dotted else None
+            return known if known in MODULE_BASES else local
         return local.name if isinstance(local, QualRef) else qualified
 
-    def local_value(self, qualified: str) -> Any:
-        """What `pkg.module.Name` is when pkg.module is this very file, else None."""
+    def framework_base(self, qualified: str) -> str | None:
+        """`transformers.modeling_utils.PreTrainedModel` when `qualified` (`...modeling_utils.PreTrainedModel`,
+        read inside transformers) names a base class vglint knows (`MODULE_BASES`) in a file of the
+        project: that file need not be read, and the base's internals are not run, as for the code
+        of its users."""
+        module, _, name = qualified.rpartition(".")
+        if not module.startswith(".") and qualified in MODULE_BASES:
+            return qualified
+        state = self._project_state()
+        folder = state.folder(self.ctx)
+        if not module or state.project is None or folder is None or module.partition(".")[0] in NEVER_FOLLOWED:
+            return None
+        path = state.project.module_path(module, folder)
+        dotted = _dotted_module(path) if path is not None and path.suffix == ".py" else None
+        return f"{dotted}.{name}" if dotted is not None and f"{dotted}.{name}" in MODULE_BASES else None
+
+    def local_value(self, qualified: str, base: bool = False) -> Any:
+        """What `pkg.module.Name` is when pkg.module is this very file or another module of the
+        project (`model.RNNModel` after `import model`), else None."""
         prefix, _, name = qualified.rpartition(".")
         if prefix in self.self_names and (name in self.classes or name in self.functions or name in self.globals):
             return self.global_value(name)
-        return None
+        return self.project_value(qualified, base) if prefix else None
 
     def bases_of(self, info: ClassInfo) -> list[ClassInfo | str | None]:
         """The resolved bases of a class, worked out once (instantiation asks again and again)."""
@@ -191,7 +340,8 @@ class ModuleResolution:
         names = self.base_names(info)
         if names & MODULE_BASES or self.torch_layer_base(info):
             return True
-        resolved = all(b is not None and (isinstance(b, ClassInfo) or "." in b)
+        # a dotted name is resolved (a library's class) unless it is a relative one vglint could not read
+        resolved = all(b is not None and (isinstance(b, ClassInfo) or "." in b and not b.startswith("."))
                        for c in self.mro(info) for b in self.bases_of(c))  # fmt: skip
         return not resolved and any("forward" in c.methods for c in self.mro(info)) and bool(names - {"object"})
 
@@ -216,6 +366,8 @@ class ModuleResolution:
         return None
 
     def global_value(self, name: str) -> Any:
+        if self.ctx.pending and name in self.ctx.assigned:
+            self.run_pending(self.ctx)
         if name in self.globals:
             return self.globals[name]
         if name in self.classes:
@@ -224,16 +376,8 @@ class ModuleResolution:
             return FuncRef(self.functions[name], ctx=self.ctx)
         if name in self.imports:
             target = self.imports[name]
-            module_name, _, short = target.rpartition(".")
-            sibling = self.sibling(module_name) if module_name.startswith(".") else None
-            if sibling is not None:
-                if short in sibling.classes:
-                    return sibling.classes[short]
-                if short in sibling.functions:
-                    return FuncRef(sibling.functions[short], ctx=sibling)
-                if short in sibling.globals:
-                    return sibling.globals[short]
-            return QualRef(canonical(target))
+            found = self.project_value(target)
+            return found if found is not None else QualRef(canonical(target))
         if name in BUILTIN_FUNCTIONS or name in ("range", "enumerate", "zip", "map", "list", "tuple", "dict", "isinstance",
                                           "super", "getattr", "setattr", "hasattr", "print", "OrderedDict"):  # fmt: skip
             return QualRef("builtins." + name)
@@ -282,12 +426,186 @@ class ModuleResolution:
         return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
 
 
-@functools.lru_cache(maxsize=32)
-def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str]]:
-    """A sibling module's tree and imports, parsed once per process (timm's `_builder.py` is
-    imported by a hundred model files); the mtime keeps the cache honest."""
+_MODULE_REF = re.compile(r"^(<module [^>]*>)((?:\.\w+)*)$")
+
+
+class _ProjectState:
+    """What one checked file knows of its project: the project, the modules read (by
+    `ModuleResolution.siblings`), the values of modules, and the import targets resolved."""
+
+    def __init__(self, home: ModuleContext) -> None:
+        self.home = home
+        self.home_path = home.path.resolve() if home.path is not None else None
+        self.project: Project | None = find_project(self.home_path) if self.home_path is not None else None
+        self.refs: dict[str, ModuleContext] = {}
+        self.ref_of: dict[int, QualRef] = {}
+        self.resolved: dict[tuple[int, str, bool], Any] = {}
+        self.bytes_read = 0
+        self._folders: dict[int, Path | None] = {}
+
+    def folder(self, ctx: ModuleContext) -> Path | None:
+        """The resolved folder of a module, where its imports are looked up from."""
+        if id(ctx) not in self._folders:
+            path = self.home_path if ctx is self.home else ctx.path
+            self._folders[id(ctx)] = None if path is None else path.parent
+        return self._folders[id(ctx)]
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str], frozenset[str]]:
+    """A project module's tree, imports and module-level names, parsed once per process (timm's
+    `_builder.py` is imported by a hundred model files); the mtime keeps the cache honest."""
     module = cst.parse_module(Path(path).read_bytes())
-    return module, import_table(module)
+    return module, import_table(module), _assigned_names(module)
+
+
+@functools.lru_cache(maxsize=128)  # by the tree's identity: once per parsed module, and only when a gap is in it
+def _harmless_branches(module: cst.Module) -> frozenset[cst.CSTNode]:
+    """The tests of `if` statements, in another module's helper functions, that cannot change a
+    model: the function returns nothing (a procedure, as torchvision's `_log_api_usage_once(self)`
+    that every torchvision model calls), and each branch only binds local names to values made
+    without a call, passes or raises. An unknown test there is no reason to doubt the model (the
+    gap is dropped); anywhere else it is."""
+    found: list[cst.CSTNode] = []
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef) and not _returns_or_yields(statement.body):
+            found.extend(_quiet_ifs(statement.body))
+    return frozenset(found)
+
+
+class _Effects(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.found = self.found or node.value is not None
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.found = True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _returns_or_yields(body: cst.BaseSuite) -> bool:
+    effects = _Effects()
+    body.visit(effects)
+    return effects.found
+
+
+class _Calls(_Effects):
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found = True
+
+
+def _quiet(block: cst.BaseSuite) -> bool:
+    """Only `name = <no call>`, `pass`, `raise` and nested quiet `if`s."""
+    for statement in block.body if isinstance(block, cst.IndentedBlock) else [block]:
+        if isinstance(statement, cst.If):
+            if not _quiet_if(statement):
+                return False
+            continue
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in statement.body:
+            if isinstance(small, (cst.Pass, cst.Raise)):
+                continue
+            if not isinstance(small, (cst.Assign, cst.AnnAssign)) or small.value is None:
+                return False
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            calls = _Calls()
+            small.value.visit(calls)
+            if calls.found or not all(isinstance(t, cst.Name) for t in targets):
+                return False
+    return True
+
+
+def _quiet_if(statement: cst.If) -> bool:
+    orelse = statement.orelse
+    if isinstance(orelse, cst.If):
+        return _quiet(statement.body) and _quiet_if(orelse)
+    return _quiet(statement.body) and (orelse is None or _quiet(orelse.body))
+
+
+def _quiet_ifs(body: cst.BaseSuite) -> list[cst.CSTNode]:
+    """The tests of the quiet `if`s among the statements of `body` (not inside loops or `with`)."""
+    tests = []
+    for statement in body.body if isinstance(body, cst.IndentedBlock) else []:
+        current = statement
+        while isinstance(current, cst.If) and _quiet_if(current):
+            tests.append(current.test)
+            current = current.orelse if isinstance(current.orelse, cst.If) else None
+    return tests
+
+
+class _Bound(cst.CSTVisitor):
+    """Names bound by module-level code: assignment and loop targets, and the classes and
+    functions defined inside top-level `if`/`for` blocks (not inside any function or class)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def _targets(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Name):
+            self.names.add(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            for element in node.elements:
+                self._targets(element.value)
+        elif isinstance(node, cst.StarredElement):
+            self._targets(node.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._targets(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._targets(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._targets(node.target)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _assigned_names(module: cst.Module) -> frozenset[str]:
+    """The names that `run_module_level` may bind in a module (the statements it runs)."""
+    bound = _Bound()
+    for statement in module.body:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.For)) or (
+            isinstance(statement, cst.If) and not is_main_guard(statement)
+        ):
+            statement.visit(bound)
+    return frozenset(bound.names)
+
+
+def _dotted_module(path: Path) -> str | None:
+    """`transformers.modeling_utils` for .../transformers/modeling_utils.py: the module's name from
+    outside its top-level package."""
+    base = import_base(path.parent)
+    try:
+        parts = list(path.relative_to(base).with_suffix("").parts)
+    except ValueError:
+        return None
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or None
 
 
 def is_main_guard(statement: cst.If) -> bool:

@@ -5,6 +5,8 @@ the budget that bounds every interpretation."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,20 +55,46 @@ class Budget:
     MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
     MAX_LOOP = 1_000  # iterations of one loop or comprehension
     MAX_SEQUENCE = 100_000  # items of a list or string built by `*` or `+`
-    MAX_SIBLING_BYTES = 400_000  # a sibling module larger than this is not read
+    MAX_SIBLING_BYTES = 400_000  # a module of the project larger than this is not read
+    MAX_MODULES = 64  # other modules of the project read for one checked file
+    MAX_PROJECT_BYTES = 1_500_000  # their sizes together, per checked file (parsing is most of their cost)
+    MAX_IMPORT_STEPS = 50_000  # steps of their module-level code, all of them together, per checked file
+    MAX_IMPORT_NESTING = 8  # a module whose module level imports a module whose module level imports ...
 
     def __init__(self) -> None:
         self.steps = 0
         self.file_steps = 0
+        self.import_steps = 0
+        self.importing = 0  # how many imported modules' module levels are running, one inside the other
         self.depth = 0
         self.deadline = time.monotonic() + self.MAX_SECONDS
 
     def reset(self) -> None:
-        """A new model: a fresh step budget and clock, unless the file's budget is spent."""
+        """A new model: a fresh step budget and clock, unless the file's budget is spent. While an
+        imported module's module level runs, a new statement of it, on the imports' budget."""
         self.deadline = time.monotonic() + self.MAX_SECONDS
+        self.depth = 0
+        if self.importing:
+            self.import_steps += self.steps
+            self.steps = 0 if self.import_steps < self.MAX_IMPORT_STEPS else self.MAX_STEPS
+            return
         self.file_steps += self.steps
         self.steps = 0 if self.file_steps < self.MAX_FILE_STEPS else self.MAX_STEPS
-        self.depth = 0
+
+    @contextmanager
+    def imported_module(self) -> Iterator[None]:
+        """Run another module's module level (loaded the first time one of its names is needed,
+        perhaps deep inside a model) on the imports' budget, and give the model back its own steps,
+        call depth and clock afterwards."""
+        saved = self.steps, self.depth, self.deadline
+        self.importing += 1
+        self.steps = 0
+        try:
+            yield
+        finally:
+            self.import_steps += self.steps
+            self.importing -= 1
+            self.steps, self.depth, self.deadline = saved
 
     def tick(self) -> None:
         self.steps += 1
@@ -116,8 +144,9 @@ class FuncRef:
 
 @dataclass(eq=False)
 class ModuleContext:
-    """One module's names: the checked file, or a sibling module of its package that it imports
-    from (`from .blocks import BasicBlock`). Code runs with the names of the module it is in."""
+    """One module's names: the checked file, or another module of its project that it imports
+    from (`from .blocks import BasicBlock`, `import model`, `from mypkg.layers import Block`). Code
+    runs with the names of the module it is in."""
 
     module: cst.Module
     imports: dict[str, str]
@@ -125,6 +154,11 @@ class ModuleContext:
     path: Path | None
     self_names: set[str]
     local: bool = True  # the file being checked (findings may point into it)
+    #: Another module's module level runs when one of the names it assigns is first needed, not
+    #: when the module is read: its classes and functions need none of it (`pending` until then).
+    pending: bool = False
+    assigned: frozenset[str] = frozenset()  # the names its module level assigns
+    dotted: str | None = None  # the name it is imported by from outside its package (`transformers.modeling_utils`)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     globals: dict[str, Any] = field(default_factory=dict)

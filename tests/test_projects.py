@@ -1,0 +1,292 @@
+"""Projects split over files: vglint follows the imports of the checked file into the other files
+of its project (`import model`, `from models.rnn import CharRNN`, `from ..layers import Block`,
+`from mypkg.layers import Block`), reports what it finds at the model in the checked file, and
+never reads a file outside the project. (fixtures/projects/ holds whole projects in the shape of
+real ones; these tests pin the edges.) Expected values are written by hand."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from vglint.source.project import find_project
+
+#: A 6-block sigmoid stack, its layers made in this file: VG101 wherever it is built.
+SIGMOID_BLOCKS = """\
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, width=32):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.act = nn.Sigmoid()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class Deep(nn.Module):
+    def __init__(self, depth=6):
+        super().__init__()
+        self.body = nn.Sequential(*[Block() for _ in range(depth)])
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+CHAIN = "VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them"
+
+RNN_MODEL = """\
+import torch.nn as nn
+
+
+class RNNModel(nn.Module):
+    def __init__(self, ntoken=100, nhid=64):
+        super().__init__()
+        self.encoder = nn.Embedding(ntoken, nhid)
+        self.rnn = nn.RNN(nhid, nhid)
+        self.decoder = nn.Linear(nhid, ntoken)
+
+    def forward(self, x):
+        out, _ = self.rnn(self.encoder(x))
+        return self.decoder(out)
+"""
+
+
+def seen(result) -> list[str]:
+    """`FILE:LINE:COL CODE MESSAGE` of each finding, as a user reads them."""
+    return [f"{f['filename']}:{f['location']['row']}:{f['location']['column']} {f['code']} {f['message']}"
+            for f in json.loads(result.stdout)]  # fmt: skip
+
+
+def test_import_module_as_alias_then_attribute(project, cli):
+    """`import blocks as b` then `b.Deep()`: the class of the other file, reported at the model here."""
+    project.write("blocks.py", SIGMOID_BLOCKS)
+    project.write("main.py", "import blocks as b\n\nmodel = b.Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
+
+
+def test_package_reexport_and_submodule_attribute(project, cli):
+    """`from nets import Deep` through nets/__init__.py, and `import nets.blocks` then `nets.blocks.Deep()`."""
+    project.write("nets/__init__.py", "from .blocks import Deep\n")
+    project.write("nets/blocks.py", SIGMOID_BLOCKS)
+    project.write("a.py", "from nets import Deep\n\nmodel = Deep()\n")
+    project.write("b.py", "import nets.blocks\n\n\nmodel = nets.blocks.Deep(depth=6)\n")
+    result = cli("a.py", "b.py", "--output-format", "json", "--select", "VG101")
+    assert seen(result) == [f"a.py:3:1 {CHAIN}", f"b.py:4:1 {CHAIN}"]
+
+
+def test_a_relative_import_that_leaves_the_project_is_not_followed(project, cli):
+    """The project is the folder with pyproject.toml; `from ..outside import Deep` would read a file
+    above it. vglint does not read it: the model's class stays unknown, so no finding."""
+    project.pyproject("[project]\nname = 'app'\n")
+    (project.root.parent / "outside.py").write_text(SIGMOID_BLOCKS, encoding="utf-8")
+    project.write("app/__init__.py", "")
+    project.write("app/main.py", "from ...outside import Deep\n\nmodel = Deep()\n")
+    assert seen(cli("app/main.py", "--output-format", "json")) == []
+    # the same file inside the project is followed
+    project.write("app/inside.py", SIGMOID_BLOCKS)
+    project.write("app/main.py", "from .inside import Deep\n\nmodel = Deep()\n")
+    assert seen(cli("app/main.py", "--output-format", "json", "--select", "VG101")) == [f"app/main.py:3:1 {CHAIN}"]
+
+
+def test_a_virtual_environment_inside_the_project_is_not_its_code(project, cli):
+    """`import deepnet` must not find .venv/.../site-packages/deepnet.py, even with src/ or the root
+    pointing there; a `torch/` folder in the project never shadows torch."""
+    project.pyproject("[project]\nname = 'app'\n")
+    project.write(".venv/lib/python3.11/site-packages/deepnet.py", SIGMOID_BLOCKS)
+    project.write("torch/nn.py", SIGMOID_BLOCKS)
+    project.write("main.py", "import deepnet\nfrom torch.nn import Deep\n\nmodel = deepnet.Deep()\nother = Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json")) == []
+    root = find_project((project.root / "main.py").resolve())
+    assert root.module_path("deepnet", project.root.resolve()) is None
+    assert root.module_path("torch.nn", project.root.resolve()) is None
+
+
+def test_an_import_cycle_terminates_and_both_files_are_checked(project, cli):
+    """a.py and b.py import each other (at module level and inside the model's code)."""
+    project.write("a.py", SIGMOID_BLOCKS + "\nfrom b import WIDTH\n\nmodel = Deep()\n")
+    project.write("b.py", "from a import Deep\n\nWIDTH = 32\nmodel = Deep(depth=6)\n")
+    started = time.monotonic()
+    result = cli("a.py", "b.py", "--output-format", "json", "--select", "VG101")
+    assert time.monotonic() - started < 30
+    assert seen(result) == [
+        f"a.py:8:20 {CHAIN}",  # a.py's own nn.Sigmoid()
+        f"b.py:4:1 {CHAIN}",  # a.py's layers, built here
+    ]
+
+
+def test_a_large_module_of_the_project_is_not_read(project, cli):
+    """A module over 400,000 bytes stays unread (its names unknown), as before."""
+    project.write("big.py", SIGMOID_BLOCKS + "#" + "x" * 400_000 + "\n")
+    project.write("main.py", "from big import Deep\n\nmodel = Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json")) == []
+
+
+def test_vg202_for_a_model_imported_from_a_factory_of_another_file(project, cli):
+    """The recurrent layer is in models.py (a factory returns the model); the loop here does not clip."""
+    project.write("models.py", RNN_MODEL + "\n\ndef build_model(ntoken=100):\n    return RNNModel(ntoken)\n")
+    project.write("train.py", (
+        "import torch\n"
+        "from models import build_model\n"
+        "\n"
+        "model = build_model()\n"
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "\n"
+        "\n"
+        "def train(batches, loss_fn):\n"
+        "    for x, y in batches:\n"
+        "        loss = loss_fn(model(x), y)\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+    ))  # fmt: skip
+    assert seen(cli("train.py", "--output-format", "json", "--select", "VG202")) == [
+        (
+            "train.py:11:9 VG202 training loop in train() for a recurrent model (nn.RNN) has no gradient clipping; "
+            "call torch.nn.utils.clip_grad_norm_ before the optimiser step"
+        )
+    ]
+
+
+def test_no_vg202_when_the_imported_model_is_not_recurrent(project, cli):
+    project.write("models.py", SIGMOID_BLOCKS)
+    project.write("train.py", (
+        "import torch\n"
+        "from models import Deep\n"
+        "\n"
+        "model = Deep(depth=2)\n"
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "\n"
+        "\n"
+        "def train(batches, loss_fn):\n"
+        "    for x, y in batches:\n"
+        "        loss = loss_fn(model(x), y)\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+    ))  # fmt: skip
+    assert seen(cli("train.py", "--output-format", "json")) == []
+
+
+def test_framework_bases_are_modules(project, cli):
+    """Subclasses of Lightning's and transformers' base classes, however they are imported, are models."""
+    body = (
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.net = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Tanh()) for _ in range(5)])\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.net(x)\n"
+    )
+    for base, imports in [
+        ("LightningModule", "from lightning.pytorch.core import LightningModule"),
+        ("pl.LightningModule", "import pytorch_lightning as pl"),
+        ("PreTrainedModel", "from transformers.modeling_utils import PreTrainedModel"),
+        ("GradientCheckpointingLayer", "from transformers import GradientCheckpointingLayer"),
+    ]:
+        project.write("model.py", f"import torch.nn as nn\n{imports}\n\n\nclass Net({base}):\n{body}")
+        assert seen(cli("model.py", "--output-format", "json")) == [
+            "model.py:8:67 VG101 5 saturating activations (tanh) in a row with no normalisation or skip connection"
+            + " between them"
+        ], base
+
+
+def test_an_unreadable_relative_base_with_forward_is_still_a_model(project, cli):
+    """`from .missing import Base`: the base cannot be read, the class defines forward: a model
+    (uncertain, so VG101 only)."""
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/net.py", (
+        "import torch.nn as nn\n"
+        "from .missing import Base\n"
+        "\n"
+        "\n"
+        "class Net(Base):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.net = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(4)])\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.net(x)\n"
+    ))  # fmt: skip
+    assert seen(cli("pkg/net.py", "--output-format", "json")) == [
+        "pkg/net.py:8:67 VG101 4 saturating activations (sigmoid) in a row with no normalisation or skip "
+        + "connection between them"
+    ]
+
+
+def test_an_imported_module_level_that_never_ends_does_not_cost_the_model(project, cli):
+    """helper.py's module level recurses forever; the model here still gets its findings."""
+    project.write("helper.py", "def forever(n):\n    return forever(n + 1)\n\n\nWIDTH = forever(0)\nDEPTH = 6\n")
+    main = SIGMOID_BLOCKS.replace("depth=6", "depth=helper.DEPTH") + "\nimport helper\n\nmodel = Deep()\n"
+    project.write("main.py", main)
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:8:20 {CHAIN}"]
+
+
+def test_project_root_markers(tmp_path: Path):
+    """The project is the nearest folder with pyproject.toml, setup.py, setup.cfg or .git; with none,
+    the folder above the file's top-level package."""
+    for case, marker in enumerate(("pyproject.toml", "setup.py", "setup.cfg", ".git")):
+        root = tmp_path / f"case{case}" / "repo"
+        (root / "pkg").mkdir(parents=True)
+        (root / marker).mkdir() if marker == ".git" else (root / marker).write_text("")
+        assert find_project((root / "pkg" / "mod.py").resolve()).root == root.resolve()
+    loose = tmp_path / "loose"
+    (loose / "top" / "sub").mkdir(parents=True)
+    (loose / "top" / "__init__.py").write_text("")
+    (loose / "top" / "sub" / "__init__.py").write_text("")
+    assert find_project((loose / "top" / "sub" / "m.py").resolve()).root == loose.resolve()
+    installed = tmp_path / "lib" / "site-packages" / "dist" / "models"
+    installed.mkdir(parents=True)
+    assert find_project((installed / "m.py").resolve()).root == (tmp_path / "lib" / "site-packages" / "dist").resolve()
+
+
+#: A 12-layer ReLU MLP (no norm): VG103 when vglint is sure no normalisation hides in it.
+MLP_CALLING = """\
+import torch.nn as nn
+from utils import {helper}
+
+
+class MLP(nn.Module):
+    def __init__(self, depth=12, width=32):
+        super().__init__()
+        {call}
+        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(width, width), nn.ReLU()) for _ in range(depth)])
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+NO_NORM = "VG103 12 weight layers on the deepest path and no normalisation layer"
+
+
+def test_a_logging_helper_of_another_module_does_not_make_the_model_uncertain(project, cli):
+    """torchvision's models call `_log_api_usage_once(self)` (torchvision/utils.py): its `if`s on
+    unknown values only pick a string. Following it must not cost the model its VG103."""
+    project.write("utils.py", (
+        "import torch\n"
+        "\n"
+        "\n"
+        "def _log_api_usage_once(obj):\n"
+        "    module = obj.__module__\n"
+        "    if not module.startswith('torchvision'):\n"
+        "        module = f'torchvision.internal.{module}'\n"
+        "    name = obj.__class__.__name__\n"
+        "    torch._C._log_api_usage_once(f'{module}.{name}')\n"
+    ))  # fmt: skip
+    project.write("model.py", MLP_CALLING.format(helper="_log_api_usage_once", call="_log_api_usage_once(self)"))
+    assert seen(cli("model.py", "--output-format", "json", "--select", "VG103")) == [f"model.py:5:7 {NO_NORM}"]
+
+
+def test_an_unknown_branch_of_another_module_that_may_add_a_layer_keeps_the_model_uncertain(project, cli):
+    """The helper may add a BatchNorm on an unknown flag: vglint cannot claim there is no norm."""
+    project.write("utils.py", (
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "def add_norm(model, flags):\n"
+        "    if flags.use_norm:\n"
+        "        model.norm = nn.BatchNorm1d(32)\n"
+    ))  # fmt: skip
+    project.write("model.py", MLP_CALLING.format(helper="add_norm", call="add_norm(self, FLAGS)"))
+    assert seen(cli("model.py", "--output-format", "json", "--select", "VG103")) == []

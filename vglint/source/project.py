@@ -1,0 +1,139 @@
+"""The project a checked file belongs to, and which of its files a module name means.
+
+A project is the folder at or above the checked file that holds `pyproject.toml`, `setup.py`,
+`setup.cfg` or `.git`; with none of them, it is the folder above the file's top-level package (the
+file's own folder when it is in no package). vglint reads other files of the project to follow
+imports (`import model`, `from models.rnn import CharRNN`, `from ..layers import Block`,
+`from mypkg.layers import Block`), and never a file outside it: not torch, not site-packages, not a
+virtual environment inside the project.
+
+Module names are looked up as Python would look them up for code in that file:
+
+- relative names (`.blocks`, `..layers`) from the file's folder, one folder up per extra dot;
+- absolute names (`model`, `models.rnn`, `mypkg.layers`) in the script's own folder (when it is
+  not inside a package: `python main.py` puts that folder first on `sys.path`), the folder above
+  the file's top-level package, the project root and its `src/` folder, in that order.
+
+In one folder a package (`name/__init__.py`) comes before a module (`name.py`), and a folder
+without `__init__.py` (a namespace package) counts only when no folder has either. Nothing here
+parses or runs code: it only looks at which files exist.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+#: Folders inside a project whose files are never the project's own code.
+NOT_PROJECT_FOLDERS = frozenset({
+    "site-packages", "dist-packages", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".git",
+})  # fmt: skip
+
+#: Top-level names that are never looked up in the project: the standard library, and torch, whose
+#: meaning vglint knows (a project folder named `torch/` must not shadow it; `F` is how vglint
+#: spells `torch.nn.functional`).
+NEVER_FOLLOWED = frozenset(sys.stdlib_module_names) | {"torch", "F", "__future__", "__main__"}
+
+
+class Project:
+    """One project: its root (resolved), and the module files found in it, each looked up once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._found: dict[tuple[Path, str], Path | None] = {}
+
+    def contains(self, path: Path) -> bool:
+        """`path` (resolved) is the project's own code: inside the root, not in a virtual environment."""
+        try:
+            relative = path.relative_to(self.root)
+        except ValueError:
+            return False
+        return not any(part in NOT_PROJECT_FOLDERS for part in relative.parts)
+
+    def module_path(self, name: str, folder: Path) -> Path | None:
+        """The file of module `name` (`model`, `models.rnn`, `.blocks`, `..`) imported by code in
+        `folder` (resolved): a `.py` file, a package's `__init__.py`, or the folder of a namespace
+        package; None when it is not a module of the project."""
+        key = (folder, name)
+        if key not in self._found:
+            self._found[key] = self._find(name, folder)
+        return self._found[key]
+
+    def _find(self, name: str, folder: Path) -> Path | None:
+        dots = len(name) - len(name.lstrip("."))
+        parts = [p for p in name[dots:].split(".") if p]
+        found: Path | None
+        if dots:
+            base = folder
+            for _ in range(dots - 1):
+                base = base.parent
+            if parts:
+                found = _locate(base, parts.pop(0))
+            else:  # `from . import blocks`, `from .. import layers`: the package itself
+                found = base / "__init__.py" if (base / "__init__.py").is_file() else base
+        else:
+            if not parts or parts[0] in NEVER_FOLLOWED:
+                return None
+            found = self._locate_top(parts.pop(0), folder)
+        for part in parts:
+            if found is None:
+                return None
+            if found.is_dir():
+                found = _locate(found, part)
+            elif found.name == "__init__.py":
+                found = _locate(found.parent, part)
+            else:
+                return None  # `model.RNNModel`: a name in model.py, not a module
+        if found is None:
+            return None
+        resolved = found.resolve()
+        return resolved if self.contains(resolved) else None
+
+    def _locate_top(self, top: str, folder: Path) -> Path | None:
+        bases: list[Path] = []
+        if not (folder / "__init__.py").is_file():
+            bases.append(folder)  # a script's folder is the first entry of sys.path
+        bases += [import_base(folder), self.root, self.root / "src"]
+        namespace = None
+        for base in dict.fromkeys(bases):
+            found = _locate(base, top)
+            if found is None or not self.contains(found.resolve()):
+                continue
+            if not found.is_dir():
+                return found
+            namespace = namespace or found
+        return namespace
+
+
+def _locate(folder: Path, name: str) -> Path | None:
+    """`name` in `folder`: its package's `__init__.py`, its `.py` file, or a namespace package folder."""
+    init = folder / name / "__init__.py"
+    if init.is_file():
+        return init
+    module = folder / f"{name}.py"
+    if module.is_file():
+        return module
+    return folder / name if (folder / name).is_dir() else None
+
+
+def import_base(folder: Path) -> Path:
+    """The folder above the top-level package that `folder` is in (`src/` for src/mypkg/models),
+    or `folder` itself when it is no package."""
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def find_project(path: Path) -> Project:
+    """The project of the file at `path` (resolved)."""
+    folder = path.parent
+    for candidate in (folder, *folder.parents):
+        if candidate.name in NOT_PROJECT_FOLDERS:
+            # an installed package (site-packages/transformers/...): only that package is its project
+            inside = path.relative_to(candidate).parts
+            return Project(candidate / inside[0] if len(inside) > 1 else path)
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+            return Project(candidate)
+    return Project(import_base(folder))
