@@ -290,3 +290,42 @@ def test_an_unknown_branch_of_another_module_that_may_add_a_layer_keeps_the_mode
     ))  # fmt: skip
     project.write("model.py", MLP_CALLING.format(helper="add_norm", call="add_norm(self, FLAGS)"))
     assert seen(cli("model.py", "--output-format", "json", "--select", "VG103")) == []
+
+
+def test_another_modules_globals_are_built_by_every_statement_that_changes_them(project, cli):
+    """vglint runs another module's module level a name at a time: for WIDTHS, the assignment and
+    the loop that fills it; for CFG, the assignment and the item set after it (depth 6, not 0);
+    UNUSED, never asked for, is never built."""
+    project.write("config.py", (
+        "import torch.nn as nn\n"
+        "\n"
+        "WIDTHS = []\n"
+        "for _ in range(6):\n"
+        "    WIDTHS.append(8)\n"
+        "CFG = {'depth': 0}\n"
+        "CFG['depth'] = 6\n"
+        "UNUSED = [nn.Linear(8, 8) for _ in range(10 ** 6)]\n"
+    ))  # fmt: skip
+    project.write("main.py", (
+        "import torch.nn as nn\n"
+        "from config import CFG, WIDTHS\n"
+        "\n"
+        "stack = nn.Sequential(*[nn.Sequential(nn.Linear(w, w), nn.Sigmoid()) for w in WIDTHS])\n"
+        "tower = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(CFG['depth'])])\n"
+    ))  # fmt: skip
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [
+        f"main.py:4:56 {CHAIN}",
+        f"main.py:5:56 {CHAIN}",
+    ]
+
+
+def test_a_layer_made_by_a_factory_of_another_module_is_reported_at_the_model(project, cli):
+    project.write("models.py", (
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "def make_mlp(depth=6):\n"
+        "    return nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(depth)])\n"
+    ))  # fmt: skip
+    project.write("train.py", "from models import make_mlp\n\nmodel = make_mlp()\n")
+    assert seen(cli("train.py", "--output-format", "json", "--select", "VG101")) == [f"train.py:3:1 {CHAIN}"]

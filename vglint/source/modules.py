@@ -5,6 +5,7 @@ their bases, and the module level that defines constants and models."""
 from __future__ import annotations
 
 import functools
+import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,30 +105,31 @@ class ModuleResolution:
             return None
         self.siblings[path] = None  # unreadable, too large, or over the budget: its names stay unknown
         if path.is_dir():  # a namespace package: a folder without __init__.py, whose modules are its names
-            module, imports, assigned, ctx_path = cst.Module(body=()), {}, frozenset(), path / "__init__.py"
+            module, imports, level, ctx_path = cst.Module(body=()), {}, None, path / "__init__.py"
         else:
             try:
                 stat = path.stat()
                 state.bytes_read += stat.st_size
                 if stat.st_size > Budget.MAX_SIBLING_BYTES or state.bytes_read > Budget.MAX_PROJECT_BYTES:
                     return None
-                module, imports, assigned = _parse_sibling(str(path), stat.st_mtime_ns)
-            except Exception:
+                module, imports, level = _parse_sibling(str(path), stat.st_mtime_ns)
+            except Exception:  # unreadable or unparsable: its names stay unknown
                 return None
             ctx_path = path
         ctx = self._context(module, imports, SiblingLocator(module), ctx_path, local=False)
-        ctx.pending, ctx.assigned, ctx.dotted = bool(assigned), assigned, _dotted_module(ctx_path)
+        ctx.lazy, ctx.dotted = None if level is None else LazyLevel(*level), _dotted_module(ctx_path)
         self.siblings[path] = ctx
         return ctx
 
-    def run_pending(self, ctx: ModuleContext) -> None:
-        """Run another module's module level, once, outside the model being interpreted (whose
-        gaps, mode and budget it must not touch), on the imports' own budget."""
-        ctx.pending = False
-        if self.budget.importing >= Budget.MAX_IMPORT_NESTING:
+    def run_pending(self, ctx: ModuleContext, name: str) -> None:
+        """Run the module-level statements of another module that bind or change `name`, once,
+        in order, outside the model being interpreted (whose gaps, mode and budget they must not
+        touch), on the imports' own budget."""
+        items = ctx.lazy.take(name)
+        if not items or self.budget.importing >= Budget.MAX_IMPORT_NESTING:
             return
         with self._outside_the_model(), self.entered(ctx):
-            self.run_module_level()
+            self.run_module_level(items)
 
     @contextmanager
     def _outside_the_model(self) -> Iterator[None]:
@@ -200,7 +202,7 @@ class ModuleResolution:
         ctx = self._project_state().refs.get(module.name)
         if ctx is None:
             return None
-        if name in ctx.classes or name in ctx.functions or name in ctx.assigned or name in ctx.imports:
+        if name in ctx.classes or name in ctx.functions or name in ctx.imports or ctx.lazy and name in ctx.lazy.names:
             with self.entered(ctx):
                 value = self.global_value(name)
             # a name that module imports but vglint could not find is spelled relative to that module,
@@ -252,8 +254,8 @@ class ModuleResolution:
         if head in self.imports:
             full = self.imports[head] + ("." + rest if rest else "")
             return canonical(full)
-        if self.ctx.pending and head in self.ctx.assigned:
-            self.run_pending(self.ctx)
+        if self.ctx.lazy is not None and head in self.ctx.lazy.todo:
+            self.run_pending(self.ctx, head)
         if isinstance(self.globals.get(head), QualRef):  # `d2l = sys.modules[__name__]`
             return canonical(self.globals[head].name + ("." + rest if rest else ""))
         return None
@@ -366,8 +368,8 @@ class ModuleResolution:
         return None
 
     def global_value(self, name: str) -> Any:
-        if self.ctx.pending and name in self.ctx.assigned:
-            self.run_pending(self.ctx)
+        if self.ctx.lazy is not None and name in self.ctx.lazy.todo:
+            self.run_pending(self.ctx, name)
         if name in self.globals:
             return self.globals[name]
         if name in self.classes:
@@ -383,47 +385,70 @@ class ModuleResolution:
             return QualRef("builtins." + name)
         return UNKNOWN
 
-    def run_module_level(self) -> dict[str, Any]:
+    def run_module_level(self, items: list[cst.CSTNode] | None = None) -> dict[str, Any]:
         """Evaluate module-level code in order: constants, configs, layer lists built in loops and
-        module-level models. Calls of the file's own functions as statements (`train(model)`) and
-        the `if __name__ == "__main__":` block are not run: that is training code, not model code.
-        A class defined again (a notebook's cells) means the definition in force at that point."""
-        redefined = self.redefined_classes()
-        for statement in self.module.body:
-            if isinstance(statement, cst.ClassDef) and statement.name.value in redefined:
-                self.globals[statement.name.value] = self.ctx.class_defs[statement]
+        module-level models (or only `items` of it, for another module). Calls of the file's own
+        functions as statements (`train(model)`) and the `if __name__ == "__main__":` block are
+        not run: that is training code, not model code. A class defined again (a notebook's cells)
+        means the definition in force at that point."""
+        for item in module_level_items(self.module) if items is None else items:
+            if isinstance(item, cst.ClassDef):
+                self.globals[item.name.value] = self.ctx.class_defs[item]
                 continue
-            if isinstance(statement, cst.SimpleStatementLine):
-                runnable = [s for s in statement.body if self._model_building(s)]
-            elif isinstance(statement, cst.For) or (isinstance(statement, cst.If) and not is_main_guard(statement)):
-                runnable = [statement]
-            else:
+            try:
+                self.reset_budget()
+                if isinstance(item, cst.BaseSmallStatement):
+                    self.exec_small(item, self.globals, None)
+                else:
+                    self.exec_statement(item, self.globals, None)
+            except (OutOfBudget, RecursionError, FunctionReturn, Break, Continue):
                 continue
-            for item in runnable:
-                try:
-                    self.reset_budget()
-                    if isinstance(item, cst.BaseSmallStatement):
-                        self.exec_small(item, self.globals, None)
-                    else:
-                        self.exec_statement(item, self.globals, None)
-                except (OutOfBudget, RecursionError, FunctionReturn, Break, Continue):
-                    continue
-                if isinstance(item, cst.Assign) and len(item.targets) == 1 and isinstance(item.targets[0].target, cst.Name):
-                    target = item.targets[0].target  # what this very statement bound (`model = Net()`)
-                    self.module_assignments.append((target, self.globals.get(target.value)))
+            if self.ctx.local and isinstance(item, cst.Assign) and len(item.targets) == 1 and isinstance(item.targets[0].target, cst.Name):
+                target = item.targets[0].target  # what this very statement bound (`model = Net()`)
+                self.module_assignments.append((target, self.globals.get(target.value)))
         return self.globals
 
-    def redefined_classes(self) -> set[str]:
-        """Names of classes the module defines more than once."""
-        names = [info.name for info in self.ctx.class_defs.values()]
-        return {name for name in names if names.count(name) > 1}
 
-    @staticmethod
-    def _model_building(small: cst.CSTNode) -> bool:
-        if isinstance(small, (cst.Assign, cst.AugAssign)) or (isinstance(small, cst.AnnAssign) and small.value):
-            return True
-        # `layers.append(...)` and `model.add_module(...)`, not `train(model)`
-        return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+def module_level_items(module: cst.Module) -> list[cst.CSTNode]:
+    """The module-level code `run_module_level` runs, in order: assignments, `layers.append(...)`
+    and `model.add_module(...)` statements, `for` loops, `if`s other than the `__main__` guard,
+    and the definitions of a class defined more than once."""
+    names = [s.name.value for s in module.body if isinstance(s, cst.ClassDef)]
+    redefined = {name for name in names if names.count(name) > 1}
+    items: list[cst.CSTNode] = []
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            items.extend(s for s in statement.body if _model_building(s))
+        elif isinstance(statement, cst.For) or (isinstance(statement, cst.If) and not is_main_guard(statement)):
+            items.append(statement)
+        elif isinstance(statement, cst.ClassDef) and statement.name.value in redefined:
+            items.append(statement)
+    return items
+
+def _model_building(small: cst.CSTNode) -> bool:
+    if isinstance(small, (cst.Assign, cst.AugAssign)) or (isinstance(small, cst.AnnAssign) and small.value):
+        return True
+    # `layers.append(...)` and `model.add_module(...)`, not `train(model)`
+    return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+
+
+class LazyLevel:
+    """Another module's module level, run a name at a time: `names` are the names it binds or
+    changes, `todo` those whose statements have not run yet (per checked file)."""
+
+    def __init__(self, items: tuple[cst.CSTNode, ...], binds: dict[str, tuple[int, ...]]) -> None:
+        self.items = items
+        self.binds = binds
+        self.names = frozenset(binds)
+        self.todo = set(binds)
+        self.ran: set[int] = set()
+
+    def take(self, name: str) -> list[cst.CSTNode]:
+        """The statements about `name` that have not run yet, in order; they count as run now."""
+        self.todo.discard(name)
+        indices = [i for i in self.binds.get(name, ()) if i not in self.ran]
+        self.ran.update(indices)
+        return [self.items[i] for i in indices]
 
 
 _MODULE_REF = re.compile(r"^(<module [^>]*>)((?:\.\w+)*)$")
@@ -452,11 +477,17 @@ class _ProjectState:
 
 
 @functools.lru_cache(maxsize=128)
-def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str], frozenset[str]]:
-    """A project module's tree, imports and module-level names, parsed once per process (timm's
-    `_builder.py` is imported by a hundred model files); the mtime keeps the cache honest."""
+def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str], tuple[Any, Any]]:
+    """A project module's tree, imports and module level (its statements, and which of them bind
+    or change each name), parsed once per process (timm's `_builder.py` is imported by a hundred
+    model files); the mtime keeps the cache honest."""
     module = cst.parse_module(Path(path).read_bytes())
-    return module, import_table(module), _assigned_names(module)
+    # The cached trees stay alive for the whole run; left to the cyclic garbage collector, they are
+    # scanned again and again while the checked files are parsed and interpreted (a third more time
+    # on transformers' 530 model files). Frozen, they are not; what else is alive now is frozen
+    # too, which costs at most a few megabytes per module ever parsed (measured: +70 MB there).
+    gc.freeze()
+    return module, import_table(module), _module_level_index(module)
 
 
 @functools.lru_cache(maxsize=128)  # by the tree's identity: once per parsed module, and only when a gap is in it
@@ -544,55 +575,62 @@ def _quiet_ifs(body: cst.BaseSuite) -> list[cst.CSTNode]:
     return tests
 
 
-class _Bound(cst.CSTVisitor):
-    """Names bound by module-level code: assignment and loop targets, and the classes and
-    functions defined inside top-level `if`/`for` blocks (not inside any function or class)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def _targets(self, node: cst.BaseExpression) -> None:
-        if isinstance(node, cst.Name):
-            self.names.add(node.value)
-        elif isinstance(node, (cst.Tuple, cst.List)):
-            for element in node.elements:
-                self._targets(element.value)
-        elif isinstance(node, cst.StarredElement):
-            self._targets(node.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._targets(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._targets(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._targets(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._targets(node.target)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
+def _bound_names(node: cst.CSTNode, names: set[str]) -> None:
+    """Names that module-level code binds or changes: assignment and loop targets, the objects
+    whose items or attributes it sets or whose methods it calls as a statement
+    (`layers.append(...)`), and the classes and functions defined in top-level `if`/`for` blocks.
+    A walk over statements only: expressions are not visited (a libcst visit costs about as much
+    as the parse)."""
+    if isinstance(node, cst.SimpleStatementLine):
+        for small in node.body:
+            _bound_names(small, names)
+    elif isinstance(node, cst.Assign):
+        for target in node.targets:
+            _target_names(target.target, names)
+    elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+        _target_names(node.target, names)
+    elif isinstance(node, cst.Expr):
+        call = node.value
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute):  # `layers.append(block)`
+            _target_names(call.func.value, names)
+    elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        names.add(node.name.value)
+    elif isinstance(node, (cst.Import, cst.ImportFrom)):
+        return
+    elif isinstance(node, cst.BaseCompoundStatement):
+        if isinstance(node, cst.For):
+            _target_names(node.target, names)
+        blocks = [node.body, getattr(node, "orelse", None), getattr(node, "finalbody", None),
+                  *getattr(node, "handlers", ())]  # fmt: skip
+        for block in blocks:
+            if isinstance(block, cst.If):  # `elif`
+                _bound_names(block, names)
+            elif block is not None:
+                suite = block if isinstance(block, cst.BaseSuite) else block.body  # a body, or an else/except/finally
+                for statement in suite.body if isinstance(suite, cst.IndentedBlock) else [suite]:
+                    _bound_names(statement, names)
 
 
-def _assigned_names(module: cst.Module) -> frozenset[str]:
-    """The names that `run_module_level` may bind in a module (the statements it runs)."""
-    bound = _Bound()
-    for statement in module.body:
-        if isinstance(statement, (cst.SimpleStatementLine, cst.For)) or (
-            isinstance(statement, cst.If) and not is_main_guard(statement)
-        ):
-            statement.visit(bound)
-    return frozenset(bound.names)
+def _target_names(node: cst.BaseExpression, names: set[str]) -> None:
+    if isinstance(node, cst.Name):
+        names.add(node.value)
+    elif isinstance(node, (cst.Tuple, cst.List)):
+        for element in node.elements:
+            _target_names(element.value, names)
+    elif isinstance(node, (cst.StarredElement, cst.Attribute, cst.Subscript)):  # `*rest`, `CONFIG["depth"] = 12`
+        _target_names(node.value, names)
+
+
+def _module_level_index(module: cst.Module) -> tuple[tuple[cst.CSTNode, ...], dict[str, tuple[int, ...]]]:
+    """The statements `run_module_level` runs, and for each name the statements that bind or change it."""
+    items = tuple(module_level_items(module))
+    binds: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        bound: set[str] = set()
+        _bound_names(item, bound)
+        for name in bound:
+            binds.setdefault(name, []).append(index)
+    return items, {name: tuple(indices) for name, indices in binds.items()}
 
 
 def _dotted_module(path: Path) -> str | None:

@@ -154,10 +154,9 @@ class ModuleContext:
     path: Path | None
     self_names: set[str]
     local: bool = True  # the file being checked (findings may point into it)
-    #: Another module's module level runs when one of the names it assigns is first needed, not
-    #: when the module is read: its classes and functions need none of it (`pending` until then).
-    pending: bool = False
-    assigned: frozenset[str] = frozenset()  # the names its module level assigns
+    #: Another module's module level runs a name at a time, when the name is first needed, not when
+    #: the module is read: its classes and functions need none of it (`modules.LazyLevel`).
+    lazy: Any = None
     dotted: str | None = None  # the name it is imported by from outside its package (`transformers.modeling_utils`)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
