@@ -76,12 +76,7 @@ class Attributes:
                 return base
             return Bound(base, name)
         if isinstance(base, ClassInfo):
-            if name in base.assigns:
-                with self.entered(base.ctx):
-                    return self.eval(base.assigns[name], {}, base)
-            if name in base.methods:
-                return FuncRef(base.methods[name], None, base)
-            return UNKNOWN
+            return self.class_attribute(base, name)
         if isinstance(base, SuperRef):
             if name == "__init__":
                 return Bound(base, "__init__")
@@ -105,13 +100,27 @@ class Attributes:
         found = self.find_method(info, name)
         if found is not None:
             owner, method = found
-            if any(isinstance(d.decorator, cst.Name) and d.decorator.value == "property" for d in method.decorators):
+            if _decorated(method, "property"):
                 return self.call_function(FuncRef(method, obj, owner), [], {})
             return FuncRef(method, obj, owner)
         for cls in self.mro(info):
             if name in cls.assigns:
                 with self.entered(cls.ctx):
                     return self.eval(cls.assigns[name], {}, cls)
+        return UNKNOWN
+
+    def class_attribute(self, info: ClassInfo, name: str) -> Any:
+        """`Cls.name` through the class's bases: a class attribute, a classmethod bound to the class
+        (torchvision's `ResNet50_Weights.verify(weights)`, defined on the base `WeightsEnum`), or a
+        function taking all its arguments (a staticmethod, or a method called as `Cls.method(obj)`)."""
+        for cls in self.mro(info):
+            if name in cls.assigns:
+                with self.entered(cls.ctx):
+                    return self.eval(cls.assigns[name], {}, cls)
+            if name in cls.methods:
+                method = cls.methods[name]
+                bound = info if _decorated(method, "classmethod") else None
+                return FuncRef(method, bound, cls)
         return UNKNOWN
 
     def set_attr(self, owner: Any, name: str, value: Any) -> None:
@@ -143,3 +152,8 @@ class Attributes:
         else:
             for key, child in value.attrs.items():
                 self.name_tree(child, f"{name}.{key}")
+
+
+def _decorated(function: cst.FunctionDef, decorator: str) -> bool:
+    """`@property`, `@classmethod`, `@staticmethod` on `function`."""
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == decorator for d in function.decorators)

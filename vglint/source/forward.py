@@ -126,7 +126,9 @@ class Forward:
         next (`for t in range(T): h = torch.tanh(self.cell(torch.cat([x[t], h], -1)))`) is one
         recurrent layer applied T times, not T layers: run two steps to see that the layers are the
         same, then keep one step and put a recurrent layer in its place. True when it did that."""
-        carried = _carried_names(loop)
+        carried = self.carried_names.get(loop)
+        if carried is None:  # a pure function of the loop, asked each time the loop runs
+            carried = self.carried_names[loop] = _carried_names(loop)
         if not carried:
             return False
         saved = {k: list(v) if isinstance(v, list) else v for k, v in env.items()}

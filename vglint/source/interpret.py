@@ -52,6 +52,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.ctx = self._context(module, imports, locator, path, local=True)
         self.siblings: dict[Path, ModuleContext | None] = {}
         self._bases: dict[int, list[Any]] = {}
+        self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.budget = Budget()
         self.tick = self.budget.tick  # called for every statement and expression: one lookup less
         # What could not be understood of the model being interpreted (`self.norm = make_norm(d)`
