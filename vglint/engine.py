@@ -7,6 +7,7 @@ or parsed becomes a VG001 finding, so one bad file never loses the findings of t
 from __future__ import annotations
 
 import fnmatch
+import gc
 import os
 import sys
 import threading
@@ -156,12 +157,23 @@ def check_source(source: bytes, filename: str, rules: list[Rule], settings: Sett
 
 def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:
     """Findings, warnings, internal errors and coverage for one file's bytes."""
+    _settle_heap()
     try:
         return on_deep_stack(_check_parsed, source, filename, rules, settings, detail)
     except RecursionError:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
         text = source.decode("utf-8", errors="replace")
         return _unsuppressed(findings, text, filename, settings), warnings_, [], FileCoverage(filename, unreadable=True)
+
+
+def _settle_heap() -> None:
+    """Collect the garbage of the file before, then move what is still alive (the parsed modules of
+    the project that later files import again) out of the cyclic collector's reach. Left there,
+    those long-lived trees are scanned over and over while each new file's tree is built: measured
+    on transformers' model files, a third of the run. Frozen between files, nothing that dies
+    later is kept: at that point the previous file's objects are already collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:

@@ -5,7 +5,6 @@ their bases, and the module level that defines constants and models."""
 from __future__ import annotations
 
 import functools
-import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -482,11 +481,6 @@ def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str]
     or change each name), parsed once per process (timm's `_builder.py` is imported by a hundred
     model files); the mtime keeps the cache honest."""
     module = cst.parse_module(Path(path).read_bytes())
-    # The cached trees stay alive for the whole run; left to the cyclic garbage collector, they are
-    # scanned again and again while the checked files are parsed and interpreted. Frozen, they are
-    # not. What is garbage now is collected first, or freezing would keep it for good.
-    gc.collect()
-    gc.freeze()
     return module, import_table(module), _module_level_index(module)
 
 
