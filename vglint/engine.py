@@ -241,11 +241,14 @@ def on_deep_stack(function: Callable[..., T], *args: Any) -> T:
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:
-    """One finding per code and place: a class analysed alone and inside another reports once."""
+    """One finding per code and place: a class analysed alone and inside another reports once, the
+    most severe, and of those one that needed no assumed values (a block built with the arguments
+    of its construction is seen inside the model that builds it, with nothing assumed)."""
     best: dict[tuple, Finding] = {}
     for finding in findings:
         key = (finding.code, finding.span)
-        if key not in best or finding.severity > best[key].severity:
+        rank = (finding.severity, "assumed" not in finding.evidence)
+        if key not in best or rank > (best[key].severity, "assumed" not in best[key].evidence):
             best[key] = finding
     return list(best.values())
 

@@ -33,6 +33,7 @@ from vglint.source.values import (
     SuperRef,
     Tensor,
     clone,
+    flatten_values,
     key_like,
     known,
 )
@@ -270,6 +271,9 @@ class Calls:
         return self.eval(default, {}, info)
 
     def _instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
+        if info.ctx.local and isinstance(node, cst.Call) and id(info) not in self.constructions:
+            if all(_plain(v) for v in flatten_values([args, kwargs])):
+                self.constructions[id(info)] = (list(args), dict(kwargs), node)
         instance = Instance(info, node)
         found = self.find_method(info, "__init__")
         if found is not None:
@@ -503,3 +507,13 @@ class Calls:
             else:
                 return UNKNOWN
         return False if isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str)) else UNKNOWN
+
+
+def _plain(value: Any) -> bool:
+    """A value that can be passed again to build another object: a number, string, class, function
+    or partial of them; not a module, tensor or object that building could change."""
+    if isinstance(value, Partial):
+        return all(_plain(v) for v in flatten_values([value.args, value.kwargs])) and _plain(value.func)
+    if isinstance(value, FuncRef):
+        return value.bound is None or isinstance(value.bound, ClassInfo)
+    return value is None or isinstance(value, (int, float, str, ClassInfo, QualRef))

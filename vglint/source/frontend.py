@@ -73,7 +73,9 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
     interp.skipped_models = []  # models given up on, named in the coverage report: never dropped silently
 
-    def guarded(label: str, make) -> None:
+    ranked: list[tuple[int, ModelGraph]] = []  # each graph with its place in the file's order
+
+    def guarded(label: str, make, rank: int = 0) -> None:
         try:
             graph = make()
         except (OutOfBudget, RecursionError):  # the step, depth or time limit
@@ -86,7 +88,7 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             skipped(label, make, "front-end error")
             return
         if graph is not None:
-            graphs.append(settle_branches(interp, graph, make))
+            ranked.append((rank, settle_branches(interp, graph, make)))
 
     def skipped(label: str, make, why: str) -> None:
         """A model given up on; a would-be factory only if it returns what may be a model (a call
@@ -132,21 +134,32 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
         interp.begin_model()
         guarded(target.value, lambda t=target, v=value: _model_graph(interp, t.value, NodeSite(t, locator), v))
 
-    # model classes: every definition, a class redefined cell after cell included
-    for info in list(interp.ctx.class_defs.values()):
-        name = info.name
-        if id(info) in built_classes or not interp.is_module_class(info):
-            continue
+    # model classes: every definition, a class redefined cell after cell included. Those whose
+    # `__init__` requires arguments are built last, after the factories too, with the arguments of
+    # their first construction that the other models showed (`_DenseBlock(num_layers=6, ...)` in DenseNet), if any.
+    classes = [info for info in interp.ctx.class_defs.values() if id(info) not in built_classes and interp.is_module_class(info)]
+    needing = {id(info) for info in classes if _requires_arguments(info, interp)}
 
-        def make(info=info):
+    def build_class(info) -> ModelGraph:
+        def make():
             interp.reset_budget()
             interp.begin_model()
-            instance = interp.instantiate(info, default_configs(interp, info), {}, info.node)
+            construction = interp.constructions.get(id(info)) if id(info) in needing else None
+            if construction is not None:
+                args, kwargs, call = construction
+                interp.assumptions[f"the arguments of its construction at line {locator.span(call).line}"] = None
+            else:
+                args, kwargs = default_configs(interp, info), {}
+            instance = interp.instantiate(info, list(args), dict(kwargs), info.node)
             return _model_graph(interp, info.name, NodeSite(info.node.name, locator), instance)
 
-        guarded(name, make)
+        return make
 
-    for name, function in interp.functions.items():
+    for rank, info in enumerate(classes, start=1):
+        if id(info) not in needing:
+            guarded(info.name, build_class(info), rank)
+
+    for index, (name, function) in enumerate(interp.functions.items(), start=len(classes) + 1):
         params = function.params
         if any(p.default is None for p in (*params.posonly_params, *params.params)) or not _returns_value(function):
             continue
@@ -159,8 +172,23 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
                 return None
             return _model_graph(interp, function.name.value, NodeSite(function.name, locator), value)
 
-        guarded(name, make_from_factory)
+        guarded(name, make_from_factory, index)
+
+    for rank, info in enumerate(classes, start=1):
+        if id(info) in needing:
+            guarded(info.name, build_class(info), rank)
+    graphs.extend(graph for _, graph in sorted(ranked, key=lambda pair: pair[0]))
     return graphs, errors
+
+
+def _requires_arguments(info, interp: Interpreter) -> bool:
+    """The class's `__init__` has a parameter without a default (after `self`)."""
+    found = interp.find_method(info, "__init__")
+    if found is None:
+        return False
+    params = found[1].params
+    return any(p.default is None for p in [*params.posonly_params, *params.params][1:]) or any(
+        p.default is None for p in params.kwonly_params)
 
 
 #: Unknown branches a model may have for vglint to try the other side of each.
