@@ -144,6 +144,20 @@ MODULE_BASES = frozenset({
 })  # fmt: skip
 
 
+#: Quantization's stand-ins, which hold no parameters: QuantStub and DeQuantStub pass the tensor on in
+#: float training (they only mark where a converted model quantizes), and FloatFunctional's methods
+#: (`skip_add.add(x, y)`, `.cat`, `.mul`, `.add_relu`) are the float ops, written as a module so the
+#: converter can replace them.
+QUANTIZATION_STUBS = frozenset({
+    "torch.ao.quantization.QuantStub", "torch.ao.quantization.DeQuantStub", "torch.quantization.QuantStub",
+    "torch.quantization.DeQuantStub", "torch.ao.quantization.stubs.QuantStub", "torch.ao.quantization.stubs.DeQuantStub",
+    "torch.nn.quantized.FloatFunctional", "torch.ao.nn.quantized.FloatFunctional",
+})  # fmt: skip
+
+#: FloatFunctional's methods, as the torch functions they run.
+FLOAT_FUNCTIONAL_OPS = {"add": "add", "cat": "cat", "mul": "mul", "add_relu": "add", "add_scalar": None, "mul_scalar": None}
+
+
 #: Calls that say whether code is being scripted, traced, compiled or exported: vglint judges the
 #: eager training forward pass, where each of them is False.
 EAGER_FALSE = frozenset({

@@ -510,8 +510,11 @@ class Calls:
 
 
 def _plain(value: Any) -> bool:
-    """A value that can be passed again to build another object: a number, string, class, function
-    or partial of them; not a module, tensor or object that building could change."""
+    """A value that can be passed again to build another object: a number, string, class, function,
+    partial of them, or a plain object holding only such values (torchvision's `MBConvConfig`); not
+    a module or tensor, which belong to the model that made them."""
+    if isinstance(value, PlainObject):
+        return all(_plain(v) for v in flatten_values(list(value.attrs.values())))
     if isinstance(value, Partial):
         return all(_plain(v) for v in flatten_values([value.args, value.kwargs])) and _plain(value.func)
     if isinstance(value, FuncRef):

@@ -182,13 +182,15 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
 
 def _requires_arguments(info, interp: Interpreter) -> bool:
-    """The class's `__init__` has a parameter without a default (after `self`)."""
+    """The class's `__init__` has a parameter without a default (after `self`), or takes `*args`
+    to pass on (torchvision's `QuantizableInvertedResidual(*args, **kwargs)`)."""
     found = interp.find_method(info, "__init__")
     if found is None:
         return False
     params = found[1].params
-    return any(p.default is None for p in [*params.posonly_params, *params.params][1:]) or any(
-        p.default is None for p in params.kwonly_params)
+    positional = [*params.posonly_params, *params.params][1:]
+    return (any(p.default is None for p in [*positional, *params.kwonly_params])
+            or isinstance(params.star_arg, cst.Param))  # fmt: skip
 
 
 #: Unknown branches a model may have for vglint to try the other side of each.

@@ -10,7 +10,15 @@ import libcst as cst
 
 from vglint.analysis import LossUse
 from vglint.ir import Cut, Gap, Kind, Layer, MergeKind
-from vglint.layers import CONTAINERS, LOSS_FUNCTIONS, NN_CLASSES, Loss, functional_op
+from vglint.layers import (
+    CONTAINERS,
+    FLOAT_FUNCTIONAL_OPS,
+    LOSS_FUNCTIONS,
+    NN_CLASSES,
+    QUANTIZATION_STUBS,
+    Loss,
+    functional_op,
+)
 from vglint.source.loss_targets import shows_class_labels
 from vglint.source.values import LAST_OP_TAGS, UNKNOWN, Instance, ModuleObj, Param, Tensor, flatten_values
 
@@ -27,6 +35,8 @@ class TorchSemantics:
     def call_torch(self, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
         """A call of a `torch.` or `F.` name: an init function, a `torch.nn` class or a function."""
         short = name.rsplit(".", 1)[-1]
+        if name in QUANTIZATION_STUBS:
+            return self.make_module(short, args, kwargs, node)
         if name.startswith("torch.nn.init."):
             if args:
                 self.apply_init(short.rstrip("_"), args[0], args[1:], kwargs)
@@ -114,6 +124,12 @@ class TorchSemantics:
         return tensor
 
     def module_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if isinstance(obj, ModuleObj) and obj.cls == "FloatFunctional" and name in FLOAT_FUNCTIONAL_OPS:
+            function = FLOAT_FUNCTIONAL_OPS[name]
+            if function is None:  # `add_scalar(x, 1.0)`: the tensor goes on
+                return args[0] if args else UNKNOWN
+            result = self.torch_function(function, args, kwargs, node)
+            return self.apply_op(result, Kind.ACTIVATION, "relu", node) if name == "add_relu" and isinstance(result, Tensor) else result
         if name in ("add_module", "register_module") and len(args) == 2:
             if args[1] is UNKNOWN:
                 self.gap(Gap.UNKNOWN_CONTAINER_ITEM, node)
@@ -139,7 +155,8 @@ class TorchSemantics:
         if name in ("modules", "children"):
             return self.submodules(obj, recursive=name == "modules", include_self=name == "modules")
         if name in ("named_modules", "named_children"):
-            return [("", m) for m in self.submodules(obj, recursive=name == "named_modules", include_self=True)]
+            deep = name == "named_modules"  # named_modules() starts with the module itself; named_children() does not
+            return [("", m) for m in self.submodules(obj, recursive=deep, include_self=deep)]
         if name == "apply" and args:
             for module in self.submodules(obj, recursive=True, include_self=True):
                 self.call(args[0], [module], {}, node)
