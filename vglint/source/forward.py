@@ -9,7 +9,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import FedShape
-from vglint.ir import Cut, Gap, Kind, Layer, Merge, MergeKind, Recurrent, TransformerStack, count_weights
+from vglint.ir import Cut, Gap, Kind, Layer, Merge, MergeKind, Recurrent, TransformerStack, count_weights, iter_layers
 from vglint.layers import CONTAINERS, LOSS_CLASSES, NN_CLASSES, SEQUENCE_RECURRENT, TRANSFORMER_LAYERS, is_norm_name
 from vglint.source.torch_semantics import fans
 from vglint.source.values import (
@@ -146,6 +146,7 @@ class Forward:
                 if index == 0:
                     first = new
                 before |= {id(s) for s in new}
+            after_two = [env.get(name) for name in carried]
         except (Break, Continue, FunctionReturn):
             steps = []
         env.clear()
@@ -153,10 +154,13 @@ class Forward:
         if len(steps) < 2 or not steps[0] or steps[1]:  # the second step must reuse the first one's layers
             return False
         cell = [layer for layer in first if layer.kind.counts_as_depth]
+        stepped_cell = len(cell) == 1 and cell[0].kind is Kind.RECURRENT  # `h = self.cell(x[:, i], h)`: its state is its own
+        if not stepped_cell and not _fed_back(after_two, steps[0]):
+            return False  # `outputs += [self.head(x[:, i])]` collects each step's result; it carries no state
         activations = [layer.op for layer in first if layer.kind is Kind.ACTIVATION]
         gated = any(layer.op in ("sigmoid", "hardsigmoid", "gate") for layer in first)  # `z * h`: a gate
         known = len(items) if items is not None else None
-        if len(cell) == 1 and cell[0].kind is Kind.RECURRENT:
+        if stepped_cell:
             rnn = cell[0]  # an nn.RNNCell/LSTMCell stepped by hand is that recurrent layer
         else:
             rnn = Layer(Kind.RECURRENT, "recurrence", self.site(loop), name=cell[0].name or "recurrence",
@@ -421,6 +425,17 @@ def _names(node: cst.CSTNode) -> list[cst.Name]:
 
     node.visit(Visitor())
     return found
+
+
+def _fed_back(values: list[Any], step: set[int]) -> bool:
+    """After two steps, a carried tensor went through the step's layers twice: the second step ran
+    on what the first one computed (a state), not on fresh input beside it (a list of outputs)."""
+    for tensor in flatten_values(values):
+        if isinstance(tensor, Tensor):
+            seen = [id(layer) for layer in iter_layers(tensor.path) if id(layer) in step]
+            if len(seen) != len(set(seen)):
+                return True
+    return False
 
 
 def _summarised(value: Any, step: set[int], rnn: Layer) -> Any:

@@ -174,7 +174,8 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
 
         guarded(name, make_from_factory, index)
 
-    for rank, info in enumerate(classes, start=1):
+    # last to first: a block is usually defined above the model that builds it
+    for rank, info in reversed(list(enumerate(classes, start=1))):
         if id(info) in needing:
             guarded(info.name, build_class(info), rank)
     graphs.extend(graph for _, graph in sorted(ranked, key=lambda pair: pair[0]))
