@@ -53,6 +53,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.siblings: dict[Path, ModuleContext | None] = {}
         self._bases: dict[int, list[Any]] = {}
         self.carried_names: dict[cst.For, set[str]] = {}
+        self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
         # The first construction of each of the file's classes with plain arguments (`_DenseBlock(
         # num_layers=6, ...)` in DenseNet), by id of the class: how a class whose `__init__`
         # requires arguments is built on its own (`frontend.build_models`).

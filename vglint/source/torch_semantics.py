@@ -20,7 +20,8 @@ from vglint.layers import (
     functional_op,
 )
 from vglint.source.loss_targets import shows_class_labels
-from vglint.source.values import LAST_OP_TAGS, UNKNOWN, Instance, ModuleObj, Param, Tensor, flatten_values
+from vglint.source.names import dotted_name
+from vglint.source.values import LAST_OP_TAGS, UNKNOWN, ClassInfo, Instance, ModuleObj, Param, Tensor, flatten_values
 
 _TENSOR_CUTS = {"detach": Cut.DETACH, "detach_": Cut.DETACH_INPLACE, "item": Cut.ITEM, "tolist": Cut.TOLIST,
                 "numpy": Cut.NUMPY}  # fmt: skip
@@ -279,12 +280,24 @@ class TorchSemantics:
     def disables_grad(self, expr: cst.BaseExpression, env, cls) -> bool:
         if not isinstance(expr, cst.Call):
             return False
+        if cls is not None and self.computes_own_gradients(cls):
+            return False  # a reversible layer: what runs under no_grad here gets its gradient in the backward pass
         name = self.qualified(expr.func)
         if name in ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad"):
             return True
         if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and expr.args:
             return self.eval(expr.args[0].value, env, cls) is False
         return False
+
+    def computes_own_gradients(self, cls: ClassInfo) -> bool:
+        """The class runs its layers again under `torch.enable_grad()` and calls `.backward()` itself
+        (a reversible layer: Reformer's, RevNet's `backward_pass`, called from a custom autograd
+        Function), so its forward's no-grad region is a memory saving, not a cut."""
+        found = self.own_gradients.get(id(cls))
+        if found is None:
+            methods = [m for c in self.mro(cls) for name, m in c.methods.items() if name != "forward"]
+            found = self.own_gradients[id(cls)] = any(_backward_under_enable_grad(m) for m in methods)
+        return found
 
     def cut_all(self, value: Any, cut: Cut, node: cst.CSTNode) -> Any:
         """`value` with a gradient cut appended to each tensor in it."""
@@ -337,3 +350,29 @@ def _learned(weight: Any) -> bool:
     """A weight a functional layer is given that the model learns: an `nn.Parameter` or a layer's
     own `.weight`, not a buffer or a tensor the code computes."""
     return isinstance(weight, Param) or (isinstance(weight, ModuleObj) and weight.cls == "Parameter")
+
+
+class _EnableGradBackward(cst.CSTVisitor):
+    """Finds `with torch.enable_grad(): ... x.backward(...)`."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.found = False
+
+    def visit_With(self, node: cst.With) -> None:
+        if any(isinstance(i.item, cst.Call) and (dotted_name(i.item.func) or "").endswith("enable_grad") for i in node.items):
+            self.depth += 1
+
+    def leave_With(self, node: cst.With) -> None:
+        if any(isinstance(i.item, cst.Call) and (dotted_name(i.item.func) or "").endswith("enable_grad") for i in node.items):
+            self.depth -= 1
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.depth and isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
+            self.found = True
+
+
+def _backward_under_enable_grad(method: cst.FunctionDef) -> bool:
+    visitor = _EnableGradBackward()
+    method.body.visit(visitor)
+    return visitor.found
