@@ -329,3 +329,43 @@ def test_a_layer_made_by_a_factory_of_another_module_is_reported_at_the_model(pr
     ))  # fmt: skip
     project.write("train.py", "from models import make_mlp\n\nmodel = make_mlp()\n")
     assert seen(cli("train.py", "--output-format", "json", "--select", "VG101")) == [f"train.py:3:1 {CHAIN}"]
+
+
+def test_a_config_derived_from_a_dataclass_transform_base_has_its_annotated_defaults(project, cli):
+    """transformers 5 writes configs as dataclasses: `PreTrainedConfig` is marked
+    `@dataclass_transform` (PEP 681), so a subclass's annotated class attributes are its fields and
+    its `__init__` takes them. The model built from `TanhConfig()` is 8 tanh layers deep."""
+    project.write("pyproject.toml", "[project]\nname = 'm'\n")
+    project.write("configuration_utils.py", (
+        "from dataclasses import dataclass\n"
+        "from typing import dataclass_transform\n"
+        "\n"
+        "\n"
+        "@dataclass_transform(kw_only_default=True)\n"
+        "@dataclass\n"
+        "class PreTrainedConfig:\n"
+        "    hidden_size: int = 16\n"
+    ))  # fmt: skip
+    project.write("model.py", (
+        "import torch.nn as nn\n"
+        "from configuration_utils import PreTrainedConfig\n"
+        "\n"
+        "\n"
+        "class TanhConfig(PreTrainedConfig):\n"
+        "    num_layers: int = 8\n"
+        "\n"
+        "\n"
+        "class TanhStack(nn.Module):\n"
+        "    def __init__(self, config: TanhConfig):\n"
+        "        super().__init__()\n"
+        "        self.layers = nn.ModuleList([nn.Linear(config.hidden_size, config.hidden_size) for _ in range(config.num_layers)])\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        for layer in self.layers:\n"
+        "            x = layer(x).tanh()\n"
+        "        return x\n"
+    ))  # fmt: skip
+    assert seen(cli("model.py", "--output-format", "json", "--select", "VG101")) == [
+        "model.py:16:17 VG101 8 saturating activations (tanh) in a row with no normalisation or skip connection"
+        " between them (assuming num_layers=8 (TanhConfig default), hidden_size=16 (TanhConfig default))"
+    ]

@@ -205,6 +205,10 @@ class Calls:
         if not self.is_module_class(info):
             with self.entered(info.ctx):
                 return self.plain_object(info, args, kwargs)
+        # the first construction, in the checked file, of one of its classes with plain arguments
+        if info.ctx.local and self.ctx.local and isinstance(node, cst.Call) and id(info) not in self.constructions:
+            if all(_plain(v) for v in flatten_values([args, kwargs])):
+                self.constructions[id(info)] = (list(args), dict(kwargs), node)
         outer, self.training_code = self.training_code, False
         try:
             with self.entered(info.ctx):
@@ -239,11 +243,10 @@ class Calls:
 
     def dataclass_fields(self, info: ClassInfo) -> list[tuple[str, cst.BaseExpression | None]] | None:
         """The fields of a `@dataclass` or `NamedTuple` class, bases first, with their default
-        expressions (None for a field without one); None for any other class."""
-        is_dataclass = any(
-            (dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "").rsplit(".", 1)[-1]
-            == "dataclass" for d in info.node.decorators
-        )  # fmt: skip
+        expressions (None for a field without one); None for any other class. A subclass of a class
+        marked `@dataclass_transform` (PEP 681: transformers' `PreTrainedConfig`) is a dataclass too."""
+        is_dataclass = _decorated_with(info, "dataclass") or any(
+            _decorated_with(base, "dataclass_transform") for base in self.mro(info)[1:])  # fmt: skip
         if not is_dataclass and not {"typing.NamedTuple", "NamedTuple"} & self.base_names(info):
             return None
         fields: dict[str, cst.BaseExpression | None] = {}
@@ -271,9 +274,6 @@ class Calls:
         return self.eval(default, {}, info)
 
     def _instantiate(self, info: ClassInfo, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode | None) -> Any:
-        if info.ctx.local and isinstance(node, cst.Call) and id(info) not in self.constructions:
-            if all(_plain(v) for v in flatten_values([args, kwargs])):
-                self.constructions[id(info)] = (list(args), dict(kwargs), node)
         instance = Instance(info, node)
         found = self.find_method(info, "__init__")
         if found is not None:
@@ -520,3 +520,9 @@ def _plain(value: Any) -> bool:
     if isinstance(value, FuncRef):
         return value.bound is None or isinstance(value.bound, ClassInfo)
     return value is None or isinstance(value, (int, float, str, ClassInfo, QualRef))
+
+
+def _decorated_with(info: ClassInfo, name: str) -> bool:
+    """`@name` or `@name(...)` (any module path) on the class."""
+    return any((dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "").rsplit(".", 1)[-1]
+               == name for d in info.node.decorators)  # fmt: skip
