@@ -504,9 +504,18 @@ class Calls:
             elif isinstance(option, ClassInfo):
                 if isinstance(value, Instance) and option in self.mro(value.cls):
                     return True
+            elif isinstance(option, QualRef) and option.name in _BUILTIN_TYPES:
+                if value is UNKNOWN or isinstance(value, (Bound, PlainObject)):
+                    return UNKNOWN
+                if isinstance(value, _BUILTIN_TYPES[option.name]):
+                    return True  # `isinstance(kernel_size, list)`, `isinstance(cfg, (tuple, list))`
             else:
                 return UNKNOWN
         return False if isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str)) else UNKNOWN
+
+
+#: Built-in types `isinstance` can decide on the values vglint knows.
+_BUILTIN_TYPES = {f"builtins.{t.__name__}": t for t in (list, tuple, dict, int, float, str, bool, set)}
 
 
 def _plain(value: Any) -> bool:
