@@ -205,10 +205,11 @@ class Calls:
         if not self.is_module_class(info):
             with self.entered(info.ctx):
                 return self.plain_object(info, args, kwargs)
-        # the first construction, in the checked file, of one of its classes with plain arguments
-        if info.ctx.local and self.ctx.local and isinstance(node, cst.Call) and id(info) not in self.constructions:
+        # the first construction of one of the checked file's classes with plain arguments, and
+        # the module whose code made it (another module's, for timm's `build_model_with_cfg`)
+        if info.ctx.local and isinstance(node, cst.Call) and id(info) not in self.constructions:
             if all(_plain(v) for v in flatten_values([args, kwargs])):
-                self.constructions[id(info)] = (list(args), dict(kwargs), node)
+                self.constructions[id(info)] = (list(args), dict(kwargs), node, self.ctx)
         outer, self.training_code = self.training_code, False
         try:
             with self.entered(info.ctx):

@@ -146,8 +146,9 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             interp.begin_model()
             construction = interp.constructions.get(id(info)) if id(info) in needing else None
             if construction is not None:
-                args, kwargs, call = construction
-                interp.assumptions[f"the arguments of its construction at line {locator.span(call).line}"] = None
+                args, kwargs, call, where = construction
+                built = f"at line {locator.span(call).line}" if where.local else f"in {where.path.name}"
+                interp.assumptions[f"the arguments of its construction {built}"] = None
             else:
                 args, kwargs = default_configs(interp, info), {}
             instance = interp.instantiate(info, list(args), dict(kwargs), info.node)
