@@ -46,3 +46,116 @@ def test_isinstance_of_an_unknown_value_stays_unknown(project, cli):
     assert result.stdout.splitlines()[1].startswith(
         "net.py:10: Net: partly analysed (branch on unknown value `isinstance(kernel_size, list)`, line 5"
     )
+
+
+#: An unknown branch that only sets plain values makes those values unknown, and is a gap only where
+#: they build a layer: Sized's width only sizes a Linear (understood), Deep's depth sizes its stack
+#: (a gap at the Sequential, line 21), Act's choice picks the activation (a gap at line 33); Shift's
+#: shift only decides a roll of the input (understood), as torchvision's Swin decides its shift.
+VALUE_BRANCHES = """\
+import torch.nn as nn
+from settings import FLAG
+
+
+class Sized(nn.Module):
+    def __init__(self, width=32):
+        super().__init__()
+        if FLAG:
+            width = 64
+        self.fc = nn.Linear(16, width)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Deep(nn.Module):
+    def __init__(self, depth=4):
+        super().__init__()
+        if FLAG:
+            depth = 12
+        self.body = nn.Sequential(*[nn.Linear(8, 8) for _ in range(depth)])
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Act(nn.Module):
+    def __init__(self, act="relu"):
+        super().__init__()
+        if FLAG:
+            act = "tanh"
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.Tanh() if act == "tanh" else nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class Shift(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        shift = [3, 3]
+        if x.shape[1] <= 3:
+            shift[0] = 0
+        if sum(shift) > 0:
+            x = x.roll(shift[0], 1)
+        return self.fc(x)
+"""
+
+
+def test_a_branch_that_only_sets_values_is_a_gap_only_where_they_build_layers(project, cli):
+    project.write("settings.py", "FLAG = bool(int(__import__('os').environ.get('FLAG', '0')))\n")
+    project.write("models.py", VALUE_BRANCHES)
+    result = cli("models.py", "--output-format", "concise", "-v")
+    assert result.stdout.splitlines() == [
+        "models.py:5: Sized: fully analysed",
+        "models.py:16: Deep: partly analysed (unknown container item `nn.Sequential`, line 21)",
+        "models.py:27: Act: partly analysed (branch on unknown value `act == \"tanh\"`, line 33)",
+        "models.py:39: Shift: fully analysed",
+        "All checks passed! (1 file checked)",
+        "4 models in 1 file: 2 fully analysed, 2 partly (1 branch on unknown value, 1 unknown container item)",
+    ]
+
+
+def test_a_stack_unpacked_from_an_unknown_list_is_not_an_empty_stack(project, cli):
+    """`nn.Sequential(*[... for _ in range(depth)])` with `depth` unknown: its items are unknown, not
+    absent (it read as an empty, fully analysed model)."""
+    project.write("deep.py", (
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "class Deep(nn.Module):\n"
+        "    def __init__(self, depth):\n"
+        "        super().__init__()\n"
+        "        self.body = nn.Sequential(*[nn.Linear(8, 8) for _ in range(depth)])\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.body(x)\n"
+    ))  # fmt: skip
+    result = cli("deep.py", "--output-format", "concise", "-v")
+    assert result.stdout.splitlines()[0] == "deep.py:4: Deep: partly analysed (unknown container item `nn.Sequential`, line 7)"
+
+
+def test_a_tensor_made_with_new_zeros_is_a_constant_not_a_skip(project, cli):
+    """`x.new_zeros(...)` only borrows x's dtype and device: adding it (an attention mask) to a
+    branch of x is no residual connection."""
+    project.write("masked.py", (
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "class MaskedScores(nn.Module):\n"
+        "    def __init__(self, dim=16):\n"
+        "        super().__init__()\n"
+        "        self.q = nn.Linear(dim, dim)\n"
+        "        self.fc = nn.Linear(dim, dim)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        scores = self.q(x)\n"
+        "        mask = x.new_zeros((16, 16))\n"
+        "        return self.fc(scores + mask)\n"
+    ))  # fmt: skip
+    result = cli("inspect", "masked.py")
+    assert result.stdout.splitlines()[:3] == ["masked.py:4: MaskedScores", "  path:          Linear x2", "  weight layers: 2"]

@@ -64,8 +64,8 @@ class Calls:
             value = self.eval(arg.value, env, cls)
             if arg.star == "*":
                 items = self.iterate(value)
-                if items is None:
-                    return UNKNOWN if not isinstance(func, QualRef) else self.call_qualified(func.name, [], {}, node)
+                if items is None:  # `nn.Sequential(*layers)` with layers unknown: its items are unknown, not none
+                    return UNKNOWN if not isinstance(func, QualRef) else self.call_qualified(func.name, [UNKNOWN], {}, node)
                 args.extend(items)
             elif arg.star == "**":
                 if isinstance(value, dict):

@@ -24,6 +24,7 @@ from vglint.source.values import (
     Partial,
     QualRef,
     Tensor,
+    flatten_values,
 )
 
 _AUG = {
@@ -115,6 +116,13 @@ class Statements:
         # `if self.use_checkpoint:` and `if self.training:` guard the unusual case. Skipping the
         # body is a gap only when the body could build or apply layers.
         if unknown and not inert(statement.body.body, in_forward=self.forward_depth > 0):
+            targets = self.value_only_targets(statement, env, cls)
+            if targets is not None:
+                # `if window_size[0] >= pad_H: shift_size[0] = 0`: the branch only sets plain
+                # values, so what it sets becomes unknown, and is a gap where it is used for a layer
+                for target in targets:
+                    self.assign(target, UNKNOWN, env, cls)
+                return
             self.gap(Gap.UNKNOWN_BRANCH, statement.test)
         if not unknown and self.truth(test):
             self.exec_block(statement.body, env, cls)
@@ -124,6 +132,43 @@ class Statements:
                 self.exec_statement(orelse, env, cls)
             else:
                 self.exec_block(orelse.body, env, cls)
+
+    def value_only_targets(self, statement: cst.If, env, cls) -> list[cst.BaseExpression] | None:
+        """The targets an `if` (all its branches) assigns, when all it does is assign plain values:
+        no call, no tensor, no module, and nothing assigned over a tensor; else None."""
+        targets: list[cst.BaseExpression] = []
+        blocks = [statement.body.body]
+        orelse = statement.orelse
+        while orelse is not None:
+            if isinstance(orelse, cst.If):
+                blocks.append(orelse.body.body)
+                orelse = orelse.orelse
+            else:
+                blocks.append(orelse.body.body)
+                orelse = None
+        for block in blocks:
+            for line in block:
+                if isinstance(line, cst.If):
+                    nested = self.value_only_targets(line, env, cls)
+                    if nested is None:
+                        return None
+                    targets += nested
+                    continue
+                if not isinstance(line, cst.SimpleStatementLine):
+                    return None
+                for small in line.body:
+                    if isinstance(small, cst.Pass):
+                        continue
+                    if not isinstance(small, (cst.Assign, cst.AugAssign)) or _has_call(small.value):
+                        return None
+                    assigned = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    # the value, and what each target holds now (reading them calls nothing)
+                    for expr in [small.value, *assigned]:
+                        if _has_call(expr) or any(isinstance(v, (Tensor, ModuleObj, Instance))
+                                                  for v in flatten_values(self.eval(expr, env, cls))):  # fmt: skip
+                            return None
+                    targets += assigned
+        return targets
 
     def exec_Try(self, statement: cst.Try, env, cls) -> None:
         try:
@@ -309,3 +354,22 @@ class Statements:
         if isinstance(target, (cst.Tuple, cst.List)):
             return tuple(self.fresh_batch(e.value) for e in target.elements)
         return Tensor((), next(self._roots))
+
+
+class _CallFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        self.found = True
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self.found = True
+        return False
+
+
+def _has_call(node: cst.CSTNode) -> bool:
+    finder = _CallFinder()
+    node.visit(finder)
+    return finder.found

@@ -117,6 +117,8 @@ class TorchSemantics:
             return self.cut(tensor, _TENSOR_CUTS[name], node)
         if name in ("size", "dim", "numel"):
             return UNKNOWN
+        if name in ("new_zeros", "new_ones", "new_full", "new_empty", "new_tensor"):
+            return Tensor((), next(self._roots), made_by=node)  # a constant of x's dtype and device, not x
         others = [a for a in args if isinstance(a, Tensor)]
         if name in ("add", "add_") and others:
             return self.merge(MergeKind.ADD, [tensor, others[0]], node)
