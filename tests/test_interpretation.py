@@ -159,3 +159,66 @@ def test_a_tensor_made_with_new_zeros_is_a_constant_not_a_skip(project, cli):
     ))  # fmt: skip
     result = cli("inspect", "masked.py")
     assert result.stdout.splitlines()[:3] == ["masked.py:4: MaskedScores", "  path:          Linear x2", "  weight layers: 2"]
+
+
+#: Configuration computed with torch and numpy on literals, as RegNet computes its stage widths and
+#: every ViT its drop-path rates: 8 sigmoid blocks, one per rate (VG101 at the sigmoid, line 11;
+#: VG102 at Tower, line 17), and the widths 48, 104, 208 give 3 stages of Linear + tanh (no finding:
+#: 3 in a row is below 4).
+CONSTANT_ARRAYS = """\
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, drop_path=0.0):
+        super().__init__()
+        self.fc, self.act, self.drop_path = nn.Linear(dim, dim), nn.Sigmoid(), drop_path
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class Tower(nn.Module):
+    def __init__(self, dim=32, depth=8, drop_path_rate=0.1):
+        super().__init__()
+        dpr = [x.item() for x in torch.linspace(0, drop_path_rate, depth)]
+        self.blocks = nn.Sequential(*[Block(dim, p) for p in dpr])
+
+    def forward(self, x):
+        return self.blocks(x)
+
+
+class Stages(nn.Module):
+    def __init__(self, depth=6, w_0=48, w_a=27.89, w_m=2.09):
+        super().__init__()
+        widths = torch.arange(depth) * w_a + w_0
+        capacity = torch.round(torch.log(widths / w_0) / math.log(w_m))
+        stage_widths = (torch.round(w_0 * torch.pow(w_m, capacity) / 8) * 8).int().tolist()
+        rates = np.linspace(0, 0.2, len(set(stage_widths))).tolist()
+        self.stages = nn.ModuleList([nn.Sequential(nn.Linear(w, w), nn.Tanh()) for w, _ in zip(set(stage_widths), rates)])
+
+    def forward(self, x):
+        for stage in self.stages:
+            x = stage(x)
+        return x
+"""
+
+
+def test_configuration_computed_with_torch_and_numpy_on_literals_is_known(project, cli):
+    project.write("towers.py", CONSTANT_ARRAYS)
+    result = cli("towers.py", "--output-format", "concise", "-v")
+    assert result.stdout.splitlines() == [
+        "towers.py:11:66: VG101 8 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "towers.py:17:7: VG102 estimated gradient attenuation 1.3e-06 across 8 weight layers, mostly from sigmoid derivatives",
+        "towers.py:8: Block: fully analysed",
+        "towers.py:17: Tower: fully analysed",
+        "towers.py:27: Stages: fully analysed",
+        "Found 2 findings (2 warnings) in 1 file checked.",
+        "3 models in 1 file: 3 fully analysed",
+    ]
+    inspect = cli("inspect", "towers.py").stdout
+    assert "  path:          (Linear -> tanh) x3\n" in inspect

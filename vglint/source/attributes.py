@@ -18,6 +18,7 @@ from vglint.source.values import (
     Bound,
     Budget,
     ClassInfo,
+    ConstArray,
     FuncRef,
     Instance,
     ModuleObj,
@@ -91,7 +92,9 @@ class Attributes:
             if name in ("shape", "device", "dtype", "ndim"):
                 return UNKNOWN
             return Bound(base, name)
-        if isinstance(base, (list, dict)) or (isinstance(base, str) and name in STR_METHODS):
+        if isinstance(base, (list, dict, ConstArray)) or (isinstance(base, str) and name in STR_METHODS):
+            return Bound(base, name)
+        if isinstance(base, (int, float)) and name in ("item", "tolist"):
             return Bound(base, name)
         return UNKNOWN
 

@@ -12,6 +12,7 @@ import libcst as cst
 from vglint.analysis import LengthConstant
 from vglint.ir import Gap, MergeKind, count_weights
 from vglint.layers import EAGER_FALSE, RESHAPING_MODULES, is_library_model
+from vglint.source import consts
 from vglint.source.names import dotted_name
 from vglint.source.values import (
     UNKNOWN,
@@ -20,6 +21,7 @@ from vglint.source.values import (
     Break,
     Budget,
     ClassInfo,
+    ConstArray,
     Continue,
     FuncRef,
     FunctionReturn,
@@ -48,6 +50,8 @@ LENGTH_NAME = re.compile(
 BUILTIN_FUNCTIONS = {
     "len": len, "int": int, "float": float, "max": max, "min": min, "abs": abs, "sum": sum,
     "round": round, "str": str, "bool": bool, "sorted": sorted, "reversed": lambda x: list(reversed(x)),
+    # a set as the list of its distinct items, first seen first: `len(set(block_widths))`, `in`, iteration
+    "set": lambda x=(): list(dict.fromkeys(x)),
 }  # fmt: skip
 
 
@@ -297,6 +301,10 @@ class Calls:
             instance.children.extend(args)
 
     def call_method(self, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
+        if isinstance(obj, ConstArray):
+            return consts.method(obj, name, args, kwargs)
+        if isinstance(obj, (int, float)) and name in ("item", "tolist") and not args:
+            return obj  # an item of a constant array: `[x.item() for x in torch.linspace(0, 0.1, 12)]`
         if isinstance(obj, ArgParser):
             return self.parser_method(obj, name, args, kwargs, node)
         if isinstance(obj, list):
@@ -374,6 +382,10 @@ class Calls:
                              ctx=self.ctx)  # fmt: skip
         if name.startswith(("torch.", "F.")):
             return self.call_torch(name, args, kwargs, node)
+        if name.startswith("numpy."):  # `np.linspace(0, p, depth).tolist()`
+            constant = consts.make(name.rsplit(".", 1)[-1], args, kwargs)
+            if constant is not UNKNOWN:
+                return constant
         if name in ("types.SimpleNamespace", "argparse.Namespace") and not args:
             return PlainObject(None, dict(kwargs))
         if name == "argparse.ArgumentParser":

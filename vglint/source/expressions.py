@@ -8,15 +8,17 @@ from typing import Any
 import libcst as cst
 
 from vglint.ir import Gap, MergeKind
+from vglint.source import consts
 from vglint.source.statements import unknown_truth
 from vglint.source.values import (
-    LambdaRef,
     THIS_MODULE,
     UNKNOWN,
     Budget,
     ClassInfo,
+    ConstArray,
     FunctionReturn,
     Instance,
+    LambdaRef,
     ModuleObj,
     QualRef,
     Tensor,
@@ -135,6 +137,8 @@ class Expressions:
     def binary(self, op: cst.CSTNode, left: Any, right: Any, node: cst.CSTNode) -> Any:
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             return self.tensor_binary(op, left, right, node)
+        if isinstance(left, ConstArray) or isinstance(right, ConstArray):
+            return consts.binary(op, left, right)  # `torch.arange(depth) * w_a + w_0`
         function = _BINOPS.get(type(op))
         if isinstance(op, cst.Multiply) and isinstance(left, (list, tuple)) and isinstance(right, int):
             return left * right if len(left) * right <= Budget.MAX_SEQUENCE else UNKNOWN  # `[nn.Linear(..), nn.Tanh()] * 16`

@@ -14,12 +14,21 @@ from vglint.findings import FixedSite, Span
 from vglint.ir import Effect, Gap, Kind, Layer, ModelGraph, Reason, compress, count_weights, iter_layers
 from vglint.layers import CONTAINERS, NN_CLASSES
 from vglint.source.interpret import Interpreter
-from vglint.source.names import import_table
+from vglint.source.names import dotted_name, import_table
 from vglint.source.parse import parse
 from vglint.source.sites import Locator, NodeSite
 from vglint.source.training import run_training_code, scan_training_code
-from vglint.source.names import dotted_name
-from vglint.source.values import UNKNOWN, ClassInfo, FuncRef, Instance, ModuleObj, OutOfBudget, PlainObject, Tensor, flatten_values
+from vglint.source.values import (
+    UNKNOWN,
+    ClassInfo,
+    FuncRef,
+    Instance,
+    ModuleObj,
+    OutOfBudget,
+    PlainObject,
+    Tensor,
+    flatten_values,
+)
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"

@@ -19,6 +19,7 @@ from vglint.layers import (
     Loss,
     functional_op,
 )
+from vglint.source import consts
 from vglint.source.loss_targets import shows_class_labels
 from vglint.source.names import dotted_name
 from vglint.source.values import LAST_OP_TAGS, UNKNOWN, ClassInfo, Instance, ModuleObj, Param, Tensor, flatten_values
@@ -70,6 +71,10 @@ class TorchSemantics:
 
     def torch_function(self, short: str, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
         tensors = [a for a in args if isinstance(a, Tensor)]
+        if not tensors:
+            constant = consts.make(short, args, kwargs)  # `torch.linspace(0, drop_path_rate, depth)`
+            if constant is not UNKNOWN:
+                return constant
         if short in ("cat", "concat", "stack", "hstack", "vstack") and args:
             items = self.iterate(args[0])
             parts = [t for t in (items or []) if isinstance(t, Tensor)]

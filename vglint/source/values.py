@@ -278,6 +278,15 @@ class SuperRef:
     cls: ClassInfo
 
 
+class ConstArray(tuple):
+    """A 1-D tensor or numpy array computed from literals, to build a model with: RegNet's widths
+    from `torch.arange(depth) * w_a + w_0`, stochastic-depth rates from `torch.linspace(0, p, n)`.
+    Its items are plain numbers; arithmetic is elementwise (`vglint.source.consts`). It is a value,
+    not a tensor of the model: no gradient flows through it."""
+
+    __slots__ = ()
+
+
 _KNOWN = (int, float, str, bool, type(None))
 
 
