@@ -325,6 +325,7 @@ def _analyse_once(module, filename, text, locator, imports, options: dict[str, s
     _note_deferred_weight_norm(models, text)
     analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors,
                             skipped=interp.skipped_models)  # fmt: skip
+    interp.release()
     return analysis, bool(backward_functions) or module_trains
 
 
