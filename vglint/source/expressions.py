@@ -48,9 +48,12 @@ class Expressions:
         return method(node, env, cls)
 
     def eval_Integer(self, node, env, cls):
-        return node.evaluated_value
+        # `int(text, 0)` reads every integer literal as Python does; libcst's `evaluated_value`
+        # compiles the text with `ast.literal_eval`, a parse per number read
+        return int(node.value, 0)
 
-    eval_Float = eval_Integer
+    def eval_Float(self, node, env, cls):
+        return float(node.value)  # a float literal's text is what `float()` reads
 
     def eval_SimpleString(self, node, env, cls):
         text = node.value
@@ -243,25 +246,27 @@ class Expressions:
     def comprehension(self, node, env, cls, produce) -> list[Any] | Any:
         results: list[Any] = []
         local = dict(env)
-
-        def run(clause) -> None:
-            items = self.iterate(self.eval(clause.iter, local, cls))
-            if items is None:
-                raise FunctionReturn(UNKNOWN)
-            for item in items[:Budget.MAX_LOOP]:
-                self.assign(clause.target, item, local, cls)
-                if not all(self.truth(self.eval(cond.test, local, cls)) for cond in clause.ifs):
-                    continue
-                if clause.inner_for_in is not None:
-                    run(clause.inner_for_in)
-                else:
-                    results.append(produce(local))
-
         try:
-            run(node.for_in)
+            self._comprehension_clause(node.for_in, local, cls, produce, results)
         except FunctionReturn:
             return UNKNOWN
         return results
+
+    def _comprehension_clause(self, clause, local, cls, produce, results: list[Any]) -> None:
+        """One `for ... in ... if ...` of a comprehension, and the clauses inside it. A method, not a
+        closure calling itself: that closure is a cycle holding the interpreter and every value of
+        the comprehension, left for the cyclic collector."""
+        items = self.iterate(self.eval(clause.iter, local, cls))
+        if items is None:
+            raise FunctionReturn(UNKNOWN)
+        for item in items[:Budget.MAX_LOOP]:
+            self.assign(clause.target, item, local, cls)
+            if not all(self.truth(self.eval(cond.test, local, cls)) for cond in clause.ifs):
+                continue
+            if clause.inner_for_in is not None:
+                self._comprehension_clause(clause.inner_for_in, local, cls, produce, results)
+            else:
+                results.append(produce(local))
 
     def eval_ListComp(self, node, env, cls):
         return self.comprehension(node, env, cls, lambda local: self.eval(node.elt, local, cls))

@@ -371,60 +371,75 @@ def _carried_names(loop: cst.For) -> set[str]:
     target = {n.value for n in _names(loop.target)}
     if not _reads_step_input(loop.body, target):
         return set()
-    defined: set[str] = set()
-    read_first: set[str] = set()
-    assigned: set[str] = set()
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> bool:
-            read_first.update(n.value for n in _names(node.value) if n.value not in defined)
-            targets = {n.value for t in node.targets for n in _names(t.target)}
-            defined.update(targets)
-            assigned.update(targets)
-            return False
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-            names = {n.value for n in _names(node.target)}
-            read_first.update(names - defined)
-            assigned.update(names)
-            return False
-
-    loop.body.visit(Visitor())
+    visitor = _StateVisitor()
+    loop.body.visit(visitor)
+    read_first, assigned = visitor.read_first, visitor.assigned
     return (read_first & assigned) - target
 
 
 def _reads_step_input(body: cst.CSTNode, target: set[str]) -> bool:
     """The loop variable picks each step's input: it indexes data (`x[t]`, `emb[:, i]`) or is the
     data a call gets (`self.cell(x_t, h)`), not only a counter compared or printed."""
-    found = False
-
-    class Visitor(cst.CSTVisitor):
-        def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
-            nonlocal found
-            found = found or any(n.value in target for n in _names(node))
-
-        def visit_Arg(self, node: cst.Arg) -> None:
-            nonlocal found
-            found = found or (isinstance(node.value, cst.Name) and node.value.value in target)
-
-    body.visit(Visitor())
-    return found
+    visitor = _StepInputVisitor(target)
+    body.visit(visitor)
+    return visitor.found
 
 
 def _names(node: cst.CSTNode) -> list[cst.Name]:
     """The names in an expression, not inside attributes' right sides or calls' keywords."""
-    found: list[cst.Name] = []
+    visitor = _NameVisitor()
+    node.visit(visitor)
+    return visitor.found
 
-    class Visitor(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.append(name)
 
-        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
-            attribute.value.visit(self)
-            return False
+# The visitors of the functions above, defined once: a class made on each call costs more than
+# the visit of a small expression, and leaves a cycle (class, methods, closure) for the collector.
 
-    node.visit(Visitor())
-    return found
+
+class _StateVisitor(cst.CSTVisitor):
+    """Names an assignment reads before the loop body defines them, and the names it assigns."""
+
+    def __init__(self) -> None:
+        self.defined: set[str] = set()
+        self.read_first: set[str] = set()
+        self.assigned: set[str] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        self.read_first.update(n.value for n in _names(node.value) if n.value not in self.defined)
+        targets = {n.value for t in node.targets for n in _names(t.target)}
+        self.defined.update(targets)
+        self.assigned.update(targets)
+        return False
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+        names = {n.value for n in _names(node.target)}
+        self.read_first.update(names - self.defined)
+        self.assigned.update(names)
+        return False
+
+
+class _StepInputVisitor(cst.CSTVisitor):
+    def __init__(self, target: set[str]) -> None:
+        self.target = target
+        self.found = False
+
+    def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
+        self.found = self.found or any(n.value in self.target for n in _names(node))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self.found = self.found or (isinstance(node.value, cst.Name) and node.value.value in self.target)
+
+
+class _NameVisitor(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[cst.Name] = []
+
+    def visit_Name(self, name: cst.Name) -> None:
+        self.found.append(name)
+
+    def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+        attribute.value.visit(self)
+        return False
 
 
 def _fed_back(values: list[Any], step: set[int]) -> bool:

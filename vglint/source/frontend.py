@@ -292,7 +292,7 @@ def _note_deferred_weight_norm(models: list[ModelGraph], text: str) -> None:
     """HiFi-GAN-style code applies `weight_norm` to its layers in a method nothing in the file runs
     (`apply_weight_norm()`, called by the training recipe): a model of such a file with no
     normalisation on its path may be normalised that way, so its absence proves nothing."""
-    match = _WEIGHT_NORM_CALL.search(text)
+    match = _WEIGHT_NORM_CALL.search(text) if "weight_norm" in text or "spectral_norm" in text else None
     if match is None:
         return
     line = text.count("\n", 0, match.start()) + 1
@@ -338,6 +338,7 @@ def _analyse_once(module, filename, text, locator, imports, options: dict[str, s
     _note_deferred_weight_norm(models, text)
     analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors,
                             skipped=interp.skipped_models)  # fmt: skip
+    interp.release()
     return analysis, bool(backward_functions) or module_trains
 
 

@@ -84,6 +84,17 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.option_values: dict[str, str] = {}
         self._roots = itertools.count(1)
 
+    def release(self) -> None:
+        """Drop the names of the modules read, once the file is analysed. A module's classes point
+        back at it (`ClassInfo.ctx`), and its globals at its functions and classes: cycles that
+        would keep the checked file's whole tree alive until the cyclic collector traverses it
+        (`engine._settle_heap`), instead of freeing it as soon as the analysis is done."""
+        for ctx in [self.ctx, *(c for c in self.siblings.values() if c is not None)]:
+            ctx.classes.clear()
+            ctx.class_defs.clear()
+            ctx.globals.clear()
+            ctx.functions.clear()
+
     def reset_budget(self) -> None:
         self.budget.reset()
 

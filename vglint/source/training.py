@@ -104,7 +104,12 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
 
 
 def _warmup(text: str) -> FixedSite | None:
-    """Where the text schedules a learning-rate warm-up: a regex, as it runs on every file."""
+    """Where the text schedules a learning-rate warm-up: a regex, as it runs on every file. An ASCII
+    text without the words the regex looks for is answered first: the search is slow (it tries
+    its pattern at every word) and such text matches nothing."""
+    lowered = text.lower() if text.isascii() else None
+    if lowered is not None and not any(word in lowered for word in ("warm", "onecyclelr", "linearlr")):
+        return None
     match = _WARMUP.search(text)
     if match is None:
         return None
@@ -115,7 +120,10 @@ def _warmup(text: str) -> FixedSite | None:
 
 def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
     """The first `nn.RNN(`/`nn.LSTM(`/... constructed in the source, through any import alias.
-    A regex over the text, not a tree visit: this runs on every file."""
+    A regex over the text, not a tree visit: this runs on every file; text without any of the
+    names is answered first, as the search tries every word."""
+    if not any(name in text for name in _RECURRENT_NAMES.split("|")):
+        return None
     for match in _RECURRENT_CALL.finditer(text):
         prefix, short = (match.group(1) or "").rstrip("."), match.group(2)
         if prefix:
