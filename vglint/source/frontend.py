@@ -263,9 +263,14 @@ def default_configs(interp: Interpreter, info) -> list:
         config = None
         annotation = param.annotation.annotation if param.annotation is not None else None
         name = dotted_name(annotation) if annotation is not None else None
-        candidate = interp.global_value(name) if name and "." not in name else UNKNOWN
-        if not isinstance(candidate, ClassInfo) and param.name.value == "config":
-            candidate = interp.class_member(None, info, "config_class")
+        # a class of the file, or of the module that says `config_class = ...`: another module's
+        # plain classes are opaque (`ModuleResolution.project_value`), so their files are not read
+        candidate = interp.ctx.classes.get(name) if name and "." not in name else None
+        if candidate is None and param.name.value == "config":
+            owner = next((c for c in interp.mro(info) if "config_class" in c.assigns), None)
+            declared = owner.assigns["config_class"] if owner is not None else None
+            if isinstance(declared, cst.Name) and owner.ctx is not None:
+                candidate = owner.ctx.classes.get(declared.value)
         if isinstance(candidate, ClassInfo) and not interp.is_module_class(candidate):
             config = interp.instantiate(candidate, [], {}, candidate.node)
             if isinstance(config, PlainObject):
