@@ -222,3 +222,33 @@ def test_configuration_computed_with_torch_and_numpy_on_literals_is_known(projec
     ]
     inspect = cli("inspect", "towers.py").stdout
     assert "  path:          (Linear -> tanh) x3\n" in inspect
+
+
+def test_a_model_that_returns_a_namedtuple_is_followed(project, cli):
+    """torchvision's GoogLeNet returns `GoogLeNetOutputs(x, aux2, aux1)`, a `collections.namedtuple`:
+    its fields are the model's outputs (here 6 sigmoids in a row on `logits`, VG101 at line 12)."""
+    project.write("net.py", (
+        "from collections import namedtuple\n"
+        "\n"
+        "import torch.nn as nn\n"
+        "\n"
+        "Outputs = namedtuple(\"Outputs\", \"logits aux\")\n"
+        "\n"
+        "\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.aux = nn.Linear(8, 2)\n"
+        "        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(6)])\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        out = Outputs(self.body(x), aux=self.aux(x))\n"
+        "        return Outputs(out.logits, out.aux)\n"
+    ))  # fmt: skip
+    result = cli("net.py", "--output-format", "concise", "-v", "--select", "VG101")
+    assert result.stdout.splitlines() == [
+        "net.py:12:68: VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "net.py:8: Net: fully analysed",
+        "Found 1 finding (1 warning) in 1 file checked.",
+        "1 model in 1 file: 1 fully analysed",
+    ]

@@ -22,6 +22,7 @@ from vglint.source.values import (
     FuncRef,
     Instance,
     ModuleObj,
+    NamedValues,
     Param,
     PlainObject,
     QualRef,
@@ -92,6 +93,8 @@ class Attributes:
             if name in ("shape", "device", "dtype", "ndim"):
                 return UNKNOWN
             return Bound(base, name)
+        if isinstance(base, NamedValues) and name in base.fields:
+            return base.field(name)
         if isinstance(base, (list, dict, ConstArray)) or (isinstance(base, str) and name in STR_METHODS):
             return Bound(base, name)
         if isinstance(base, (int, float)) and name in ("item", "tolist"):

@@ -28,6 +28,8 @@ from vglint.source.values import (
     Instance,
     LambdaRef,
     ModuleObj,
+    NamedTupleType,
+    NamedValues,
     Param,
     Partial,
     PlainObject,
@@ -97,6 +99,10 @@ class Calls:
             return self.call_lambda(func, args, kwargs)
         if isinstance(func, Param):
             return UNKNOWN
+        if isinstance(func, NamedTupleType):  # `GoogLeNetOutputs(x, aux2, aux1)`
+            values = NamedValues([*args, *(kwargs.get(f, UNKNOWN) for f in func.fields[len(args):])])
+            values.fields = func.fields
+            return values
         if isinstance(func, PlainObject) and func.cls is not None:
             method = self.class_member(func, func.cls, "__call__")
             if isinstance(method, FuncRef):
@@ -398,6 +404,10 @@ class Calls:
             return ModuleObj(short, node, list(args), dict(kwargs), foreign=True, ctx=self.ctx)
         if name in ("copy.deepcopy", "copy.copy") and args:
             return clone(args[0])
+        if name == "collections.namedtuple" and len(args) >= 2:
+            names = args[1].replace(",", " ").split() if isinstance(args[1], str) else args[1]
+            if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
+                return NamedTupleType(tuple(names))
         if name == "functools.partial" and args:
             return Partial(args[0], list(args[1:]), dict(kwargs))
         if name == "typing.cast" and len(args) == 2:

@@ -287,6 +287,22 @@ class ConstArray(tuple):
     __slots__ = ()
 
 
+@dataclass(eq=False)
+class NamedTupleType:
+    """`collections.namedtuple("Outputs", ["logits", "aux"])`: a class whose objects are tuples."""
+
+    fields: tuple[str, ...]
+
+
+class NamedValues(tuple):
+    """An object of a `NamedTupleType`: a tuple (a model may return it), whose fields are read by name."""
+
+    fields: tuple[str, ...] = ()
+
+    def field(self, name: str) -> Any:
+        return self[self.fields.index(name)] if name in self.fields and self.fields.index(name) < len(self) else UNKNOWN
+
+
 _KNOWN = (int, float, str, bool, type(None))
 
 
