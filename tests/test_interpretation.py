@@ -252,3 +252,60 @@ def test_a_model_that_returns_a_namedtuple_is_followed(project, cli):
         "Found 1 finding (1 warning) in 1 file checked.",
         "1 model in 1 file: 1 fully analysed",
     ]
+
+
+#: torchvision's IntermediateLayerGetter: a ModuleDict of a backbone's children, by name, up to the
+#: last layer asked for, whose forward returns a dict of the named outputs.
+LAYER_GETTER = """\
+from collections import OrderedDict
+
+import torch.nn as nn
+
+
+class Backbone(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.layer1 = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.layer2 = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.head = nn.Linear(8, 1)
+
+
+class LayerGetter(nn.ModuleDict):
+    def __init__(self, model, return_layers):
+        return_layers = dict(return_layers)
+        layers = OrderedDict()
+        for name, module in model.named_children():
+            layers[name] = module
+            if name in return_layers:
+                return_layers.pop(name)
+            if not return_layers:
+                break
+        super().__init__(layers)
+        self.return_layers = {"layer2": "out"}
+
+    def forward(self, x):
+        out = OrderedDict()
+        for name, module in self.items():
+            x = module(x)
+            if name in self.return_layers:
+                out[self.return_layers[name]] = x
+        return out
+
+
+class Segmenter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = LayerGetter(Backbone(), {"layer2": "out"})
+        self.classifier = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.classifier(self.backbone(x)["out"])
+"""
+
+
+def test_named_children_keep_their_names_and_a_module_dict_its_keys(project, cli):
+    project.write("seg.py", LAYER_GETTER)
+    result = cli("inspect", "seg.py")
+    segmenter = result.stdout.split("seg.py:37: Segmenter")[1].splitlines()
+    assert segmenter[1:3] == ["  path:          (Linear -> tanh) x3 -> Linear", "  weight layers: 4"]

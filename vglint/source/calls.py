@@ -298,8 +298,14 @@ class Calls:
         return instance
 
     def container_init(self, instance: Instance, args: list[Any]) -> None:
-        """`super().__init__(*layers)` in a subclass of nn.Sequential / nn.ModuleList."""
-        if len(args) == 1 and isinstance(args[0], dict):
+        """`super().__init__(*layers)` in a subclass of nn.Sequential / nn.ModuleList, or
+        `super().__init__(layers)` with a dict in one of nn.ModuleDict, whose keys name its modules
+        (torchvision's IntermediateLayerGetter)."""
+        if len(args) == 1 and isinstance(args[0], dict) and self.container_base(instance.cls) == "ModuleDict":
+            for key, value in args[0].items():
+                if isinstance(key, str):
+                    self.set_attr(instance, key, value)
+        elif len(args) == 1 and isinstance(args[0], dict):
             instance.children.extend(args[0].values())
         elif len(args) == 1 and isinstance(args[0], (list, tuple)):
             instance.children.extend(args[0])

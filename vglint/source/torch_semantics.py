@@ -162,9 +162,10 @@ class TorchSemantics:
             return obj
         if name in ("modules", "children"):
             return self.submodules(obj, recursive=name == "modules", include_self=name == "modules")
-        if name in ("named_modules", "named_children"):
-            deep = name == "named_modules"  # named_modules() starts with the module itself; named_children() does not
-            return [("", m) for m in self.submodules(obj, recursive=deep, include_self=deep)]
+        if name == "named_children":
+            return self.named_children_of(obj)
+        if name == "named_modules":  # the module itself first, as "", then every submodule by its dotted path
+            return [("", obj), *self.named_submodules(obj, "")]
         if name == "apply" and args:
             for module in self.submodules(obj, recursive=True, include_self=True):
                 self.call(args[0], [module], {}, node)
@@ -193,6 +194,32 @@ class TorchSemantics:
             found.append(child)
             if recursive:
                 found.extend(self.submodules(child, True, False))
+        return found
+
+    def named_children_of(self, obj: Any) -> list[tuple[str, Any]]:
+        """`named_children()`: the submodules with the names torch gives them, attribute names and
+        container keys or indices (torchvision's IntermediateLayerGetter keeps layers by name)."""
+        named: list[tuple[str, Any]] = []
+        if isinstance(obj, Instance):
+            if self.container_base(obj.cls) != "Sequential":
+                named = [(key, value) for key, value in obj.attrs.items() if isinstance(value, (ModuleObj, Instance))]
+            named += [(str(index), child) for index, child in enumerate(obj.children)]
+        elif isinstance(obj, ModuleObj):
+            named = list(obj.named.items()) if obj.named else [(str(i), c) for i, c in enumerate(obj.children)]
+        named = [(key, value) for key, value in named if isinstance(value, (ModuleObj, Instance))]
+        return named or [("", child) for child in self.children_of(obj)]
+
+    def named_submodules(self, obj: Any, prefix: str, seen: set[int] | None = None) -> list[tuple[str, Any]]:
+        """Every submodule once, by its dotted path (`layer1.0.conv1`)."""
+        seen = {id(obj)} if seen is None else seen
+        found: list[tuple[str, Any]] = []
+        for key, child in self.named_children_of(obj):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{prefix}.{key}" if prefix and key else key or prefix
+            found.append((path, child))
+            found += self.named_submodules(child, path, seen)
         return found
 
     def children_of(self, obj: Any) -> list[Any]:
