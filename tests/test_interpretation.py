@@ -309,3 +309,47 @@ def test_named_children_keep_their_names_and_a_module_dict_its_keys(project, cli
     result = cli("inspect", "seg.py")
     segmenter = result.stdout.split("seg.py:37: Segmenter")[1].splitlines()
     assert segmenter[1:3] == ["  path:          (Linear -> tanh) x3 -> Linear", "  weight layers: 4"]
+
+
+#: timm's `get_act_layer`: a class is returned as it is (`isinstance(nn.Tanh, str)` is False), a name
+#: is looked up in a table whose entries check the installed torch (`'silu' in dir(F)`).
+ACT_LAYERS = """\
+import torch
+import torch.nn as nn
+
+_has_silu = "silu" in dir(torch.nn.functional)
+_ACT_LAYERS = dict(silu=nn.SiLU if _has_silu else None, relu=nn.ReLU)
+
+
+def get_act_layer(name="relu"):
+    if not isinstance(name, str):
+        return name
+    return _ACT_LAYERS[name]
+
+
+class Net(nn.Module):
+    def __init__(self, act_layer=nn.Tanh, depth=6):
+        super().__init__()
+        act_layer = get_act_layer(act_layer)
+        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), act_layer()) for _ in range(depth)])
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class SiLUNet(Net):
+    def __init__(self):
+        super().__init__(act_layer="silu")
+"""
+
+
+def test_a_layer_class_or_name_passed_through_an_activation_table_is_known(project, cli):
+    project.write("acts.py", ACT_LAYERS)
+    result = cli("acts.py", "--output-format", "concise", "-v", "--select", "VG101")
+    assert result.stdout.splitlines() == [
+        "acts.py:18:68: VG101 6 saturating activations (tanh) in a row with no normalisation or skip connection between them",
+        "acts.py:14: Net: fully analysed",
+        "acts.py:24: SiLUNet: fully analysed",
+        "Found 1 finding (1 warning) in 1 file checked.",
+        "2 models in 1 file: 2 fully analysed",
+    ]

@@ -11,7 +11,7 @@ import libcst as cst
 
 from vglint.analysis import LengthConstant
 from vglint.ir import Gap, MergeKind, count_weights
-from vglint.layers import EAGER_FALSE, RESHAPING_MODULES, is_library_model
+from vglint.layers import EAGER_FALSE, FUNCTIONS, NN_CLASSES, RESHAPING_MODULES, is_library_model
 from vglint.source import consts
 from vglint.source.names import dotted_name
 from vglint.source.values import (
@@ -505,6 +505,13 @@ class Calls:
             return None
         if name == "print":
             return None
+        if name == "dir" and len(args) == 1 and isinstance(args[0], QualRef):
+            # feature checks of the installed torch (`'silu' in dir(torch.nn.functional)`): vglint
+            # judges a current torch, which has what its catalogue knows
+            if args[0].name in ("torch.nn.functional", "F"):
+                return sorted(FUNCTIONS)
+            if args[0].name == "torch.nn":
+                return sorted(NN_CLASSES)
         function = BUILTIN_FUNCTIONS.get(name)
         if function is not None and known(args) and known(list(kwargs.values())):
             try:
@@ -540,7 +547,17 @@ class Calls:
                     return True  # `isinstance(kernel_size, list)`, `isinstance(cfg, (tuple, list))`
             else:
                 return UNKNOWN
-        return False if isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str)) else UNKNOWN
+        # a module, a plain value, or a class or function (`isinstance(nn.ReLU, str)`: timm's get_act_layer)
+        known_kind = isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str, ClassInfo, FuncRef, Partial))
+        return False if known_kind or _names_a_class(value) else UNKNOWN
+
+
+def _names_a_class(value: Any) -> bool:
+    """`torch.nn.ReLU`, `timm.layers.Mlp`: an imported name that is a class (CapWords), not a value (`MODE`)."""
+    if not isinstance(value, QualRef):
+        return False
+    short = value.name.rsplit(".", 1)[-1]
+    return value.name.startswith("torch.") or (short[:1].isupper() and not short.isupper())
 
 
 #: Built-in types `isinstance` can decide on the values vglint knows.

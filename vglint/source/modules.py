@@ -380,7 +380,7 @@ class ModuleResolution:
             found = self.project_value(target)
             return found if found is not None else QualRef(canonical(target))
         if name in BUILTIN_FUNCTIONS or name in ("range", "enumerate", "zip", "map", "list", "tuple", "dict", "isinstance",
-                                          "super", "getattr", "setattr", "hasattr", "print", "OrderedDict"):  # fmt: skip
+                                          "super", "getattr", "setattr", "hasattr", "print", "OrderedDict", "dir"):  # fmt: skip
             return QualRef("builtins." + name)
         return UNKNOWN
 
