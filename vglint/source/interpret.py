@@ -12,15 +12,17 @@ checker; each part is a class in its own module:
 
 | part | module | what it does |
 | --- | --- | --- |
-| `ModuleResolution` | `modules.py` | names, imports, sibling modules, classes and bases, the module level |
+| `ModuleResolution` | `modules.py` | names, imports, the project's other modules, classes and bases, the module level |
 | `Statements` | `statements.py` | statements, dispatched by node type |
 | `Expressions` | `expressions.py` | expressions, dispatched by node type |
 | `Attributes` | `attributes.py` | attribute reads and writes, module paths |
-| `Calls` | `calls.py` | calls of functions, methods, classes, builtins and the standard library |
+| `Calls` | `calls.py` | calls of functions, methods and classes; how a class is built |
+| `Stdlib` | `stdlib.py` | Python's built-in functions, `isinstance`, argparse |
 | `TorchSemantics` | `torch_semantics.py` | torch layers, functions, init, Module/Tensor methods, losses, no-grad |
 | `Forward` | `forward.py` | the forward pass on symbolic tensors and the lowering to IR layers |
 
-The values it computes with are in `values.py`; training code is run by `training.py`.
+The values it computes with are in `values.py` (constant arrays of torch and numpy in `consts.py`);
+which file a module name means is `project.py`; training code is run by `training.py`.
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ from vglint.source.forward import Forward
 from vglint.source.modules import ModuleResolution
 from vglint.source.sites import Locator, NodeSite
 from vglint.source.statements import Statements
+from vglint.source.stdlib import Stdlib
 from vglint.source.torch_semantics import TorchSemantics
 from vglint.source.values import Budget, ModuleContext
 
 
-class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, TorchSemantics, Forward):
+class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, Stdlib, TorchSemantics, Forward):
     """Interprets one file's model code; one instance per file, `reset_budget` per model."""
 
     def __init__(self, module: cst.Module, imports: dict[str, str], locator: Locator, filename: str = "") -> None:

@@ -15,10 +15,10 @@ import libcst as cst
 from vglint.analysis import LengthConstant, TrainingFacts, TrainingLoop
 from vglint.findings import FixedSite, Site, Span
 from vglint.layers import NN_CLASSES, Kind
-from vglint.source.calls import LENGTH_NAME
 from vglint.source.interpret import Interpreter
-from vglint.source.modules import is_main_guard
+from vglint.source.module_level import is_main_guard
 from vglint.source.names import dotted_name
+from vglint.source.stdlib import LENGTH_NAME
 from vglint.source.values import Break, ClassInfo, Continue, FuncRef, FunctionReturn, Instance, OutOfBudget
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.

@@ -1,0 +1,183 @@
+"""Python's built-in functions and the parts of the standard library model code uses: `len`,
+`range`, `zip`, `isinstance`, `getattr`, `dir`... and argparse's options (a `--bptt` default is the
+sequence length). A part of `Interpreter`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vglint.analysis import LengthConstant
+from vglint.layers import FUNCTIONS, NN_CLASSES
+from vglint.source.values import (
+    UNKNOWN,
+    ArgParser,
+    Bound,
+    Budget,
+    ClassInfo,
+    FuncRef,
+    Instance,
+    ModuleObj,
+    Partial,
+    PlainObject,
+    QualRef,
+    Tensor,
+    key_like,
+    known,
+)
+
+#: Names that say "sequence length": SEQ_LEN, max_len, WINDOW, CONTEXT_LENGTH, BLOCK_SIZE, num_steps, bptt.
+#: Not STEP_SIZE, NUM_BLOCKS or TRAIN_STEPS, which say something else.
+LENGTH_NAME = re.compile(
+    r"seq|length|bptt|(^|_)len($|_)|window|context|block_?size|time_?steps|^(n|num)_?steps$", re.IGNORECASE
+)
+
+
+BUILTIN_FUNCTIONS = {
+    "len": len, "int": int, "float": float, "max": max, "min": min, "abs": abs, "sum": sum,
+    "round": round, "str": str, "bool": bool, "sorted": sorted, "reversed": lambda x: list(reversed(x)),
+    # a set as the list of its distinct items, first seen first: `len(set(block_widths))`, `in`, iteration
+    "set": lambda x=(): list(dict.fromkeys(x)),
+}  # fmt: skip
+
+
+class Stdlib:
+    """A part of `Interpreter`: built-in functions and argparse."""
+
+    def parser_method(self, parser: ArgParser, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        """argparse: `add_argument('--bptt', type=int, default=500)` then `parser.parse_args()` is a
+        namespace of the defaults; a length-named option is length evidence for VG201."""
+        if name == "add_argument" and args and all(isinstance(a, str) for a in args):
+            flags = [a for a in args if a.startswith("--")] or list(args)
+            dest = kwargs.get("dest") if isinstance(kwargs.get("dest"), str) else flags[0].lstrip("-").replace("-", "_")
+            action = kwargs.get("action")
+            default = kwargs.get("default", False if action == "store_true" else True if action == "store_false" else None)
+            parser.defaults[dest] = default
+            if isinstance(default, int) and not isinstance(default, bool) and LENGTH_NAME.search(dest):
+                site = self.site(node)
+                if all(c.site is not site for c in self.facts.length_constants):
+                    self.facts.length_constants.append(LengthConstant(flags[0], default, site))
+            return None
+        if name == "set_defaults":
+            parser.defaults.update(kwargs)
+            return None
+        if name in ("add_argument_group", "add_mutually_exclusive_group"):
+            return parser  # a group's options land in the same namespace
+        if name in ("parse_args", "parse_known_args"):
+            namespace = PlainObject(None, dict(parser.defaults))
+            return namespace if name == "parse_args" else (namespace, [])
+        return UNKNOWN
+
+    def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name == "len" and len(args) == 1 and isinstance(args[0], (ModuleObj, Instance)):
+            items = self.iterate(args[0])  # `len(self.layers)` of a ModuleList
+            return UNKNOWN if items is None else len(items)
+        if name == "range":
+            if args and all(isinstance(a, int) for a in args) and len(args) <= 3:
+                try:
+                    result = range(*args)
+                except ValueError:
+                    return UNKNOWN
+                return result if len(result) <= Budget.MAX_LOOP else UNKNOWN
+            return UNKNOWN
+        if name in ("list", "tuple"):
+            if not args:
+                return [] if name == "list" else ()
+            items = self.iterate(args[0])
+            if items is None:
+                return UNKNOWN
+            return items if name == "list" else tuple(items)
+        if name == "dict":
+            result: dict[Any, Any] = {}
+            if args:
+                items = self.iterate(args[0]) if not isinstance(args[0], dict) else list(args[0].items())
+                for item in items or []:
+                    if isinstance(item, (list, tuple)) and len(item) == 2 and key_like(item[0]):
+                        result[item[0]] = item[1]
+            result.update(kwargs)
+            return result
+        if name == "enumerate" and args:
+            items = self.iterate(args[0])
+            start = args[1] if len(args) > 1 and isinstance(args[1], int) else 0
+            return UNKNOWN if items is None else [(i + start, v) for i, v in enumerate(items)]
+        if name == "map" and len(args) >= 2:
+            lists = [self.iterate(a) for a in args[1:]]
+            if any(x is None for x in lists):
+                return UNKNOWN
+            return [self.call(args[0], list(items), {}, node) for items in zip(*lists)]
+        if name == "zip":
+            lists = [self.iterate(a) for a in args]
+            return UNKNOWN if any(x is None for x in lists) else [tuple(t) for t in zip(*lists)]
+        if name == "isinstance" and len(args) == 2:
+            return self.isinstance_(args[0], args[1])
+        if name == "super":
+            return UNKNOWN
+        if name in ("getattr", "hasattr") and len(args) >= 2 and isinstance(args[1], str):
+            value = self.attribute(args[0], args[1])
+            if name == "hasattr":
+                return UNKNOWN if value is UNKNOWN or isinstance(value, Bound) else True
+            if (value is UNKNOWN or isinstance(value, Bound)) and len(args) > 2:
+                return args[2]
+            return value
+        if name == "setattr" and len(args) == 3 and isinstance(args[1], str):
+            self.set_attr(args[0], args[1], args[2])
+            return None
+        if name == "print":
+            return None
+        if name == "dir" and len(args) == 1 and isinstance(args[0], QualRef):
+            # feature checks of the installed torch (`'silu' in dir(torch.nn.functional)`): vglint
+            # judges a current torch, which has what its catalogue knows
+            if args[0].name in ("torch.nn.functional", "F"):
+                return sorted(FUNCTIONS)
+            if args[0].name == "torch.nn":
+                return sorted(NN_CLASSES)
+        function = BUILTIN_FUNCTIONS.get(name)
+        if function is not None and known(args) and known(list(kwargs.values())):
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                return UNKNOWN
+        return self.passthrough(args, kwargs, node)
+
+    def isinstance_(self, value: Any, classes: Any) -> Any:
+        options = classes if isinstance(classes, (list, tuple)) else [classes]
+        for option in options:
+            if isinstance(option, QualRef) and option.name == "torch.Tensor":
+                if isinstance(value, Tensor):
+                    return True
+                if isinstance(value, (list, tuple, dict, int, float, str, ModuleObj, Instance)):
+                    continue
+                return UNKNOWN
+            if isinstance(option, QualRef) and option.name.startswith("torch.nn."):
+                short = option.name.rsplit(".", 1)[1]
+                if isinstance(value, ModuleObj) and value.cls == short:
+                    return True
+                if short == "Module" and isinstance(value, (ModuleObj, Instance)):
+                    return True
+                if isinstance(value, Instance) and option.name in self.base_names(value.cls):
+                    return True  # `class Conv2dSame(nn.Conv2d)`
+            elif isinstance(option, ClassInfo):
+                if isinstance(value, Instance) and option in self.mro(value.cls):
+                    return True
+            elif isinstance(option, QualRef) and option.name in _BUILTIN_TYPES:
+                if value is UNKNOWN or isinstance(value, (Bound, PlainObject)):
+                    return UNKNOWN
+                if isinstance(value, _BUILTIN_TYPES[option.name]):
+                    return True  # `isinstance(kernel_size, list)`, `isinstance(cfg, (tuple, list))`
+            else:
+                return UNKNOWN
+        # a module, a plain value, or a class or function (`isinstance(nn.ReLU, str)`: timm's get_act_layer)
+        known_kind = isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str, ClassInfo, FuncRef, Partial))
+        return False if known_kind or _names_a_class(value) else UNKNOWN
+
+
+def _names_a_class(value: Any) -> bool:
+    """`torch.nn.ReLU`, `timm.layers.Mlp`: an imported name that is a class (CapWords), not a value (`MODE`)."""
+    if not isinstance(value, QualRef):
+        return False
+    short = value.name.rsplit(".", 1)[-1]
+    return value.name.startswith("torch.") or (short[:1].isupper() and not short.isupper())
+
+
+#: Built-in types `isinstance` can decide on the values vglint knows.
+_BUILTIN_TYPES = {f"builtins.{t.__name__}": t for t in (list, tuple, dict, int, float, str, bool, set)}
