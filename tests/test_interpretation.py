@@ -353,3 +353,71 @@ def test_a_layer_class_or_name_passed_through_an_activation_table_is_known(proje
         "Found 1 finding (1 warning) in 1 file checked.",
         "2 models in 1 file: 2 fully analysed",
     ]
+
+
+def test_a_branch_that_only_reshapes_a_tensor_is_no_gap(project, cli):
+    """`if x.dim() == 4: x = x.unsqueeze(2)` (torchvision's MViT) changes a shape, not the layers: the
+    model is understood, with more such branches than vglint builds both ways (3). A branch that
+    applies a layer on an unknown test still is a gap."""
+    project.write("shapes.py", (
+        "import torch.nn as nn\n"
+        "import torch.nn.functional as F\n"
+        "\n"
+        "\n"
+        "class Reshaping(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 8)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        if x.dim() == 4:\n"
+        "            x = x.flatten(2).transpose(1, 2)\n"
+        "        if x.dim() == 2:\n"
+        "            x = x.unsqueeze(1)\n"
+        "        if x.shape[1] == 1:\n"
+        "            x = x.squeeze(1)\n"
+        "        else:\n"
+        "            x = x.contiguous()\n"
+        "        if x.shape[-1] != 8:\n"
+        "            x = F.pad(x, (0, 8 - x.shape[-1]))\n"
+        "        return self.fc(x)\n"
+        "\n"
+        "\n"
+        "class Applying(Reshaping):\n"
+        "    def forward(self, x):\n"
+        "        if x.dim() == 4:\n"
+        "            x = self.fc(x)\n"
+        "        return self.fc(x)\n"
+    ))  # fmt: skip
+    result = cli("shapes.py", "--output-format", "concise", "-v")
+    assert result.stdout.splitlines()[:2] == [
+        "shapes.py:5: Reshaping: fully analysed",
+        "shapes.py:24: Applying: partly analysed (branch on unknown value `x.dim() == 4`, line 26)",
+    ]
+
+
+def test_a_module_list_extended_with_plus_equals_holds_its_layers(project, cli):
+    """`self.layers += [Layer(...)]` (torchvision's MaxViT) extends the ModuleList: 6 sigmoid layers."""
+    project.write("blocks.py", (
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "class Stack(nn.Module):\n"
+        "    def __init__(self, depth=6):\n"
+        "        super().__init__()\n"
+        "        self.layers = nn.ModuleList()\n"
+        "        for _ in range(depth):\n"
+        "            self.layers += [nn.Sequential(nn.Linear(8, 8), nn.Sigmoid())]\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        for layer in self.layers:\n"
+        "            x = layer(x)\n"
+        "        return x\n"
+    ))  # fmt: skip
+    result = cli("blocks.py", "--output-format", "concise", "-v", "--select", "VG101")
+    assert result.stdout.splitlines() == [
+        "blocks.py:9:60: VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "blocks.py:4: Stack: fully analysed",
+        "Found 1 finding (1 warning) in 1 file checked.",
+        "1 model in 1 file: 1 fully analysed",
+    ]

@@ -58,7 +58,8 @@ def unknown_truth(value: Any) -> bool:
 
 def inert(statements, in_forward: bool) -> bool:
     """Statements that cannot add, remove or apply a layer: `raise`, `assert`, `pass`, docstrings,
-    printing, warnings and logging, `model.load_state_dict(...)`, and `if`s made only of those;
+    printing, warnings and logging, `model.load_state_dict(...)`, a tensor reshaped (`x =
+    x.unsqueeze(1)`), and `if`s made only of those;
     outside `forward`, also a bare `return`. An unknown branch made of these changes nothing the
     rules read."""
     for statement in statements:
@@ -74,9 +75,34 @@ def inert(statements, in_forward: bool) -> bool:
     return True
 
 
+#: Tensor methods and torch functions that only change a tensor's shape or layout: no layer, no
+#: merge, no cut, so a branch made of them leaves the path of layers as it is.
+SHAPE_OPS = frozenset({
+    "view", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "unflatten", "contiguous",
+    "expand", "expand_as", "repeat", "flip", "roll", "narrow", "movedim", "swapaxes", "t", "pad",
+})  # fmt: skip
+
+
+def _reshapes(expr: cst.BaseExpression) -> bool:
+    """`x.unsqueeze(1)`, `x.view(b, -1).permute(0, 2, 1)`, `torch.roll(x, 1, 2)`, `F.pad(x, pad)`: a
+    name put through shape operations, with arguments that call nothing."""
+    if isinstance(expr, cst.Name):
+        return True
+    if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SHAPE_OPS):
+        return False
+    receiver = expr.func.value
+    args = [arg.value for arg in expr.args]
+    if dotted_name(receiver) in ("torch", "F", "torch.nn.functional", "nn.functional"):  # `torch.roll(x, ...)`
+        return bool(args) and _reshapes(args[0]) and not any(_has_call(a) for a in args[1:])
+    return _reshapes(receiver) and not any(_has_call(a) for a in args)
+
+
 def _inert_small(small: cst.BaseSmallStatement, in_forward: bool) -> bool:
     if isinstance(small, (cst.Pass, cst.Raise, cst.Assert, cst.Global, cst.Nonlocal, cst.Import, cst.ImportFrom)):
         return True
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        if isinstance(small.value, cst.Call) and _reshapes(small.value):
+            return True  # `x = x.unsqueeze(expand_dim)`: the same layers, another shape
     if isinstance(small, cst.Return):
         return not in_forward and (small.value is None or (isinstance(small.value, cst.Name) and small.value.value == "None"))
     if isinstance(small, cst.Expr):
@@ -256,6 +282,10 @@ class Statements:
         value = self.binary(op, current, right, small) if op is not None else UNKNOWN
         if isinstance(current, list) and isinstance(small.operator, cst.AddAssign) and isinstance(right, (list, tuple)):
             current.extend(right)  # `layers += [...]` mutates the list in place
+            value = current
+        elif (isinstance(current, ModuleObj) and current.cls in ("ModuleList", "Sequential")
+              and isinstance(small.operator, cst.AddAssign) and isinstance(right, (list, tuple))):  # fmt: skip
+            current.children.extend(right)  # `self.layers += [MaxVitLayer(...)]` extends the ModuleList
             value = current
         self.assign(small.target, value, env, cls)
 
