@@ -421,3 +421,37 @@ def test_a_module_list_extended_with_plus_equals_holds_its_layers(project, cli):
         "Found 1 finding (1 warning) in 1 file checked.",
         "1 model in 1 file: 1 fully analysed",
     ]
+
+
+def test_isinstance_with_abstract_collections_and_partial_is_decided(project, cli):
+    """timm's `to_2tuple` (`isinstance(x, collections.abc.Iterable)`) and its norm-layer check
+    (`isinstance(norm_layer, functools.partial)`) on values vglint knows."""
+    project.write("net.py", (
+        "import collections.abc\n"
+        "import functools\n"
+        "\n"
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "def to_2tuple(x):\n"
+        "    if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):\n"
+        "        return tuple(x)\n"
+        "    return (x, x)\n"
+        "\n"
+        "\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, size=8, norm_layer=functools.partial(nn.LayerNorm, eps=1e-6)):\n"
+        "        super().__init__()\n"
+        "        width, _ = to_2tuple(size)\n"
+        "        if isinstance(norm_layer, functools.partial):\n"
+        "            self.norm = norm_layer(width)\n"
+        "        else:\n"
+        "            self.norm = nn.Identity()\n"
+        "        self.fc = nn.Linear(width, width)\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.norm(x))\n"
+    ))  # fmt: skip
+    result = cli("net.py", "--output-format", "concise", "-v")
+    assert result.stdout.splitlines()[0] == "net.py:13: Net: fully analysed"
+    assert "  path:          LayerNorm -> Linear\n" in cli("inspect", "net.py").stdout

@@ -159,6 +159,11 @@ class Stdlib:
             elif isinstance(option, ClassInfo):
                 if isinstance(value, Instance) and option in self.mro(value.cls):
                     return True
+            elif isinstance(option, QualRef) and option.name == "functools.partial":
+                if isinstance(value, Partial):
+                    return True  # `isinstance(norm_layer, functools.partial)`
+                if value is UNKNOWN or isinstance(value, Bound):
+                    return UNKNOWN
             elif isinstance(option, QualRef) and option.name in _BUILTIN_TYPES:
                 if value is UNKNOWN or isinstance(value, (Bound, PlainObject)):
                     return UNKNOWN
@@ -180,4 +185,9 @@ def _names_a_class(value: Any) -> bool:
 
 
 #: Built-in types `isinstance` can decide on the values vglint knows.
-_BUILTIN_TYPES = {f"builtins.{t.__name__}": t for t in (list, tuple, dict, int, float, str, bool, set)}
+_BUILTIN_TYPES = {
+    **{f"builtins.{t.__name__}": t for t in (list, tuple, dict, int, float, str, bool, set)},
+    # the abstract collections, as the plain values vglint computes with (timm's `to_2tuple`)
+    "collections.abc.Iterable": (list, tuple, dict, str, range), "collections.abc.Sequence": (list, tuple, str, range),
+    "collections.abc.Mapping": dict, "typing.Iterable": (list, tuple, dict, str, range), "typing.Sequence": (list, tuple, str, range),
+}  # fmt: skip
