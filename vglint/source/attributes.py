@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import libcst as cst
-
 from vglint.ir import Cut
 from vglint.layers import MODEL_OUTPUT_FIELDS
-from vglint.source.names import canonical
+from vglint.source.names import canonical, decorated
 
 #: String methods the interpreter computes on known strings (`arch.startswith("efficientnet_b")`).
 STR_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "strip", "split", "replace", "format", "join"})
@@ -106,7 +104,7 @@ class Attributes:
         found = self.find_method(info, name)
         if found is not None:
             owner, method = found
-            if _decorated(method, "property"):
+            if decorated(method, "property"):
                 return self.call_function(FuncRef(method, obj, owner), [], {})
             return FuncRef(method, obj, owner)
         for cls in self.mro(info):
@@ -125,7 +123,7 @@ class Attributes:
                     return self.eval(cls.assigns[name], {}, cls)
             if name in cls.methods:
                 method = cls.methods[name]
-                bound = info if _decorated(method, "classmethod") else None
+                bound = info if decorated(method, "classmethod") else None
                 return FuncRef(method, bound, cls)
         return UNKNOWN
 
@@ -158,8 +156,3 @@ class Attributes:
         else:
             for key, child in value.attrs.items():
                 self.name_tree(child, f"{name}.{key}")
-
-
-def _decorated(function: cst.FunctionDef, decorator: str) -> bool:
-    """`@property`, `@classmethod`, `@staticmethod` on `function`."""
-    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == decorator for d in function.decorators)

@@ -11,7 +11,7 @@ import libcst as cst
 from vglint.ir import Gap, MergeKind, count_weights
 from vglint.layers import EAGER_FALSE, RESHAPING_MODULES, is_library_model
 from vglint.source import consts
-from vglint.source.names import dotted_name
+from vglint.source.names import decorated, dotted_name
 from vglint.source.values import (
     UNKNOWN,
     ArgParser,
@@ -159,8 +159,7 @@ class Calls:
         positional = [*params.posonly_params, *params.params]
         env: dict[str, Any] = {}
         values = list(args)
-        is_static = any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in node.decorators)
-        if bound is not None and positional and not is_static:
+        if bound is not None and positional and not decorated(node, "staticmethod"):
             env[positional[0].name.value] = bound
             env["__self__"] = bound
             positional = positional[1:]
@@ -239,8 +238,8 @@ class Calls:
         """The fields of a `@dataclass` or `NamedTuple` class, bases first, with their default
         expressions (None for a field without one); None for any other class. A subclass of a class
         marked `@dataclass_transform` (PEP 681: transformers' `PreTrainedConfig`) is a dataclass too."""
-        is_dataclass = _decorated_with(info, "dataclass") or any(
-            _decorated_with(base, "dataclass_transform") for base in self.mro(info)[1:])  # fmt: skip
+        is_dataclass = decorated(info.node, "dataclass") or any(
+            decorated(base.node, "dataclass_transform") for base in self.mro(info)[1:])  # fmt: skip
         if not is_dataclass and not {"typing.NamedTuple", "NamedTuple"} & self.base_names(info):
             return None
         fields: dict[str, cst.BaseExpression | None] = {}
@@ -420,9 +419,3 @@ def _plain(value: Any) -> bool:
     if isinstance(value, FuncRef):
         return value.bound is None or isinstance(value.bound, ClassInfo)
     return value is None or isinstance(value, (int, float, str, ClassInfo, QualRef))
-
-
-def _decorated_with(info: ClassInfo, name: str) -> bool:
-    """`@name` or `@name(...)` (any module path) on the class."""
-    return any((dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "").rsplit(".", 1)[-1]
-               == name for d in info.node.decorators)  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any
 
 import libcst as cst
 
-from vglint.source.values import UNKNOWN, Budget, ConstArray, known
+from vglint.source.values import UNKNOWN, Budget, ConstArray
 
 _NUMBER = (int, float)
 
@@ -31,7 +31,7 @@ _OPERATORS = {cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: o
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, _NUMBER) and not isinstance(value, bool) or isinstance(value, bool)
+    return isinstance(value, _NUMBER)  # bool is an int, as torch and numpy take it
 
 
 def elementwise(function, left: Any, right: Any) -> Any:
@@ -62,7 +62,7 @@ def make(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
             return ConstArray(values)
         return UNKNOWN
     if name == "linspace" and len(args) >= 2:
-        steps = args[2] if len(args) > 2 else kwargs.get("steps", kwargs.get("num", 50 if "num" in kwargs else None))
+        steps = args[2] if len(args) > 2 else kwargs.get("steps", kwargs.get("num"))  # torch's and numpy's names
         start, end = args[0], args[1]
         if not (_number(start) and _number(end) and isinstance(steps, int)) or not 0 < steps <= Budget.MAX_SEQUENCE:
             return UNKNOWN
@@ -77,12 +77,10 @@ def make(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         return UNKNOWN
     if name == "diff" and len(args) == 1:
         return ConstArray(b - a for a, b in zip(args[0], args[0][1:]))
-    if name in _UNARY and len(args) == 1:
+    if len(args) == 1 and (name in _UNARY or name in ("sum", "cumsum", "tolist", "max", "min")):
         return method(args[0], name, [], {})
     if name in _BINARY and len(args) == 2:
         return elementwise(_BINARY[name], args[0], args[1])
-    if name in ("sum", "cumsum", "tolist", "max", "min") and len(args) == 1:
-        return method(args[0], name, [], {})
     return UNKNOWN
 
 
@@ -110,8 +108,3 @@ def method(array: ConstArray, name: str, args: list[Any], kwargs: dict[str, Any]
     if name in _BINARY and len(args) == 1:
         return elementwise(_BINARY[name], array, args[0])
     return UNKNOWN
-
-
-def item(value: Any) -> Any:
-    """What `x.item()` gives for one element of an array: the number itself."""
-    return value if known(value) else UNKNOWN

@@ -55,12 +55,12 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.ctx = self._context(module, imports, locator, path, local=True)
         self.siblings: dict[Path, ModuleContext | None] = {}
         self._bases: dict[int, list[Any]] = {}
-        self.carried_names: dict[cst.For, set[str]] = {}
+        self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
         # The first construction of each of the file's classes with plain arguments (`_DenseBlock(
         # num_layers=6, ...)` in DenseNet), by id of the class: how a class whose `__init__`
         # requires arguments is built on its own (`frontend.build_models`).
-        self.constructions: dict[int, tuple[list[Any], dict[str, Any], cst.Call, ModuleContext]] = {}  # the state each loop carries (`Forward.recurrence`)
+        self.constructions: dict[int, tuple[list[Any], dict[str, Any], cst.Call, ModuleContext]] = {}
         self.budget = Budget()
         self.tick = self.budget.tick  # called for every statement and expression: one lookup less
         # What could not be understood of the model being interpreted (`self.norm = make_norm(d)`

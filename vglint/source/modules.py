@@ -78,10 +78,6 @@ class ModuleResolution:
                 reasons[mark:] = [r for r in reasons[mark:]
                                   if r.gap is not Gap.UNKNOWN_BRANCH or getattr(r.site, "node", None) not in harmless]  # fmt: skip
 
-    def sibling(self, relative: str) -> ModuleContext | None:
-        """The module `.name` (or `..name`) of the current module's package: `project_module`."""
-        return self.project_module(relative) if relative.startswith(".") else None
-
     def project_module(self, name: str) -> ModuleContext | None:
         """The module `name` (`model`, `models.rnn`, `.blocks`, `..layers`, `mypkg.layers`) as the
         current module imports it, when it is a file of the project: parsed once, its module level run."""

@@ -72,3 +72,10 @@ def canonical(qualified: str) -> str:
     if qualified.startswith("torch.nn.functional."):
         return "F." + parts[-1]
     return qualified
+
+
+def decorated(node: cst.FunctionDef | cst.ClassDef, name: str) -> bool:
+    """`@name`, `@module.name` or `@name(...)` on a function or class: `@property`, `@classmethod`,
+    `@staticmethod`, `@dataclass`, `@dataclasses.dataclass(frozen=True)`."""
+    return any((dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "").rsplit(".", 1)[-1]
+               == name for d in node.decorators)  # fmt: skip

@@ -185,7 +185,7 @@ class Statements:
                 for small in line.body:
                     if isinstance(small, cst.Pass):
                         continue
-                    if not isinstance(small, (cst.Assign, cst.AugAssign)) or _has_call(small.value):
+                    if not isinstance(small, (cst.Assign, cst.AugAssign)):
                         return None
                     assigned = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
                     # the value, and what each target holds now (reading them calls nothing)

@@ -26,6 +26,7 @@ DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
 
 _RECURRENT_NAMES = "|".join(sorted((n for n, op in NN_CLASSES.items() if op.kind is Kind.RECURRENT), key=len, reverse=True))
 _RECURRENT_CALL = re.compile(rf"(?<![\w.])((?:[A-Za-z_]\w*\.)*)({_RECURRENT_NAMES})\s*\(")
+_RECURRENT_WORDS = tuple(_RECURRENT_NAMES.split("|"))
 _BACKWARD_CALL = re.compile(r"\.backward\s*\(")
 #: `get_linear_schedule_with_warmup(`, `warmup_steps=`, `OneCycleLR(`, `LinearLR(`: a learning-rate warm-up.
 _WARMUP = re.compile(r"\b\w*warm_?up\w*(?=\s*[=(])|\b(?:OneCycleLR|LinearLR)(?=\s*\()", re.IGNORECASE)
@@ -122,7 +123,7 @@ def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
     """The first `nn.RNN(`/`nn.LSTM(`/... constructed in the source, through any import alias.
     A regex over the text, not a tree visit: this runs on every file; text without any of the
     names is answered first, as the search tries every word."""
-    if not any(name in text for name in _RECURRENT_NAMES.split("|")):
+    if not any(name in text for name in _RECURRENT_WORDS):
         return None
     for match in _RECURRENT_CALL.finditer(text):
         prefix, short = (match.group(1) or "").rstrip("."), match.group(2)
