@@ -369,3 +369,24 @@ def test_a_config_derived_from_a_dataclass_transform_base_has_its_annotated_defa
         "model.py:16:17 VG101 8 saturating activations (tanh) in a row with no normalisation or skip connection"
         " between them (assuming num_layers=8 (TanhConfig default), hidden_size=16 (TanhConfig default))"
     ]
+
+
+def test_the_last_definition_of_a_name_in_another_module_is_the_one_imported(project, cli):
+    """Another module's top-level definitions are read one at a time, when first imported: the last
+    definition of a name wins, as in Python (a function `Deep` first, then the class), and the
+    decorators, comments and form feeds around a definition do not shift which lines it is."""
+    first = "def Deep(depth=6):\n    return None\n\n\n"
+    decorated = SIGMOID_BLOCKS.replace("class Deep(nn.Module):", "\x0c\n# the model\n@staticmethod\nclass Deep(nn.Module):")
+    project.write("blocks.py", first + decorated.replace("@staticmethod\n", ""))
+    project.write("main.py", "from blocks import Deep\n\nmodel = Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
+
+
+def test_another_module_in_a_declared_encoding_is_read(project, cli):
+    """A module of the project saved as latin-1 with its PEP 263 cookie is read as Python reads it."""
+    source = "# -*- coding: latin-1 -*-\n# caf\xe9\n" + SIGMOID_BLOCKS
+    project.write("blocks.py", data=source.encode("latin-1"))
+    project.write("main.py", "from blocks import Deep\n\nmodel = Deep()\n")
+    result = cli("main.py", "--output-format", "json", "--select", "VG101")
+    assert result.exit_code == 1
+    assert seen(result) == [f"main.py:3:1 {CHAIN}"]

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -159,7 +160,8 @@ def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Set
     """Findings, warnings, internal errors and coverage for one file's bytes."""
     _settle_heap()
     try:
-        return on_deep_stack(_check_parsed, source, filename, rules, settings, detail)
+        with _collector_paused():
+            return on_deep_stack(_check_parsed, source, filename, rules, settings, detail)
     except RecursionError:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
         text = source.decode("utf-8", errors="replace")
@@ -174,6 +176,21 @@ def _settle_heap() -> None:
     later is kept: at that point the previous file's objects are already collected."""
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No automatic cyclic collection while one file is parsed and analysed. Its tree and the
+    interpreter's values are allocated by the hundred thousand and nearly all live until the file is
+    done, so the collections that the allocations trigger find almost nothing and cost 15% of the
+    run on transformers' model files; `_settle_heap` collects once per file instead."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:

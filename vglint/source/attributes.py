@@ -7,9 +7,6 @@ from typing import Any
 from vglint.ir import Cut
 from vglint.layers import MODEL_OUTPUT_FIELDS
 from vglint.source.names import canonical, decorated
-
-#: String methods the interpreter computes on known strings (`arch.startswith("efficientnet_b")`).
-STR_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "strip", "split", "replace", "format", "join"})
 from vglint.source.values import (
     UNKNOWN,
     ArgParser,
@@ -27,6 +24,9 @@ from vglint.source.values import (
     SuperRef,
     Tensor,
 )
+
+#: String methods the interpreter computes on known strings (`arch.startswith("efficientnet_b")`).
+STR_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "strip", "split", "replace", "format", "join"})
 
 
 class Attributes:

@@ -313,7 +313,7 @@ def _mark_frozen(models: list[ModelGraph], frozen_sites: set[cst.CSTNode]) -> No
     if not frozen_sites:
         return
     for graph in models:
-        for layer in [*iter_layers(graph.path), *(l for out in graph.outputs for l in iter_layers(out)), *graph.declared]:
+        for layer in [*iter_layers(graph.path), *(step for out in graph.outputs for step in iter_layers(out)), *graph.declared]:
             if isinstance(layer.site, NodeSite) and layer.site.node in frozen_sites:
                 layer.frozen = True
 

@@ -18,6 +18,7 @@ from vglint.layers import MODULE_BASES, NN_CLASSES
 from vglint.source.module_level import LazyLevel, harmless_branches, module_level_index, module_level_items
 from vglint.source.names import canonical, dotted_name, import_table
 from vglint.source.project import NEVER_FOLLOWED, Project, find_project, import_base
+from vglint.source.sibling_source import LazyDefinitions, SiblingSource
 from vglint.source.sites import SiblingLocator
 from vglint.source.stdlib import BUILTIN_FUNCTIONS
 from vglint.source.values import (
@@ -108,11 +109,14 @@ class ModuleResolution:
                 state.bytes_read += stat.st_size
                 if stat.st_size > Budget.MAX_SIBLING_BYTES or state.bytes_read > Budget.MAX_PROJECT_BYTES:
                     return None
-                module, imports, level = _parse_sibling(str(path), stat.st_mtime_ns)
+                source, imports, level = _parse_sibling(str(path), stat.st_mtime_ns)
             except Exception:  # unreadable or unparsable: its names stay unknown
                 return None
-            ctx_path = path
+            module, ctx_path = source.module, path
         ctx = self._context(module, imports, SiblingLocator(module), ctx_path, local=False)
+        if not path.is_dir():  # its top-level definitions are parsed when first asked for
+            ctx.classes = LazyDefinitions(source.class_lines, lambda lines: _class_info(source.definition(lines), ctx))
+            ctx.functions = LazyDefinitions(source.function_lines, source.definition)
         ctx.lazy, ctx.dotted = None if level is None else LazyLevel(*level), _dotted_module(ctx_path)
         self.siblings[path] = ctx
         return ctx
@@ -222,22 +226,7 @@ class ModuleResolution:
     def _collect(ctx: ModuleContext) -> None:
         for statement in ctx.module.body:
             if isinstance(statement, cst.ClassDef):
-                methods, assigns = {}, {}
-                for item in statement.body.body:
-                    if isinstance(item, cst.FunctionDef):
-                        methods[item.name.value] = item
-                    elif isinstance(item, cst.SimpleStatementLine):
-                        for small in item.body:
-                            if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                                target = small.targets[0].target
-                                if isinstance(target, cst.Name):
-                                    assigns[target.value] = small.value
-                            elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                                if isinstance(small.target, cst.Name):  # `expansion: int = 4`
-                                    assigns[small.target.value] = small.value
-                bases = [arg.value for arg in statement.bases if arg.keyword is None]
-                info = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
-                ctx.classes[statement.name.value] = ctx.class_defs[statement] = info
+                ctx.classes[statement.name.value] = _class_info(statement, ctx)
             elif isinstance(statement, cst.FunctionDef):
                 ctx.functions[statement.name.value] = statement
 
@@ -431,12 +420,33 @@ class _ProjectState:
 
 
 @functools.lru_cache(maxsize=128)
-def _parse_sibling(path: str, mtime_ns: int) -> tuple[cst.Module, dict[str, str], tuple[Any, Any]]:
-    """A project module's tree, imports and module level (its statements, and which of them bind
-    or change each name), parsed once per process (timm's `_builder.py` is imported by a hundred
+def _parse_sibling(path: str, mtime_ns: int) -> tuple[SiblingSource, dict[str, str], tuple[Any, Any]]:
+    """A project module's source, imports and module level (its statements, and which of them bind
+    or change each name), read once per process (timm's `_builder.py` is imported by a hundred
     model files); the mtime keeps the cache honest."""
-    module = cst.parse_module(Path(path).read_bytes())
-    return module, import_table(module), module_level_index(module)
+    source = SiblingSource(Path(path).read_bytes())
+    return source, import_table(source.module), module_level_index(source.module)
+
+
+def _class_info(statement: cst.ClassDef, ctx: ModuleContext) -> ClassInfo:
+    """The class `statement` of module `ctx`: its bases, methods and class-level assignments."""
+    methods, assigns = {}, {}
+    for item in statement.body.body:
+        if isinstance(item, cst.FunctionDef):
+            methods[item.name.value] = item
+        elif isinstance(item, cst.SimpleStatementLine):
+            for small in item.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name):
+                        assigns[target.value] = small.value
+                elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    if isinstance(small.target, cst.Name):  # `expansion: int = 4`
+                        assigns[small.target.value] = small.value
+    bases = [arg.value for arg in statement.bases if arg.keyword is None]
+    info = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
+    ctx.class_defs[statement] = info
+    return info
 
 
 def _dotted_module(path: Path) -> str | None:
