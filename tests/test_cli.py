@@ -67,7 +67,7 @@ def test_help_lists_the_commands(project, cli):
             break
         section.append(line)
     names = [line.split()[0] for line in section if line.startswith("  ") and not line.startswith("    ")]
-    assert names == ["check", "inspect", "rule", "rules"]
+    assert names == ["check", "inspect", "probe", "rule", "rules"]
 
 
 # --- paths -----------------------------------------------------------------------------------------
@@ -431,6 +431,7 @@ RULES = [
     ("VG103", "missing-normalization", "warning"),
     ("VG104", "missing-skip-connection", "warning"),
     ("VG105", "deep-post-norm-transformer", "warning"),
+    ("VG106", "exploding-gradient", "warning"),
     ("VG201", "plain-rnn-long-sequence", "warning"),
     ("VG202", "rnn-without-gradient-clipping", "warning"),
     ("VG301", "sigmoid-with-bce-loss", "warning"),
@@ -447,7 +448,7 @@ def test_rules_lists_every_rule(cli):
     assert result.exit_code == 0
     rows = [line.split()[:4] for line in result.stdout.splitlines()]
     assert rows == [[code, name, severity, "on"] for code, name, severity in RULES]
-    assert len(rows) == 15
+    assert len(rows) == 16
 
 
 def test_rules_registry_is_the_hand_written_list():
@@ -464,13 +465,14 @@ def test_rules_json(cli):
     options = {row["code"]: row["options"] for row in rows}
     assert options == {
         "VG001": {}, "VG002": {},
-        "VG101": {"min-chain": 4},
-        "VG102": {"warn-below": 1e-4, "error-below": 1e-8},
-        "VG103": {"min-layers": 10},
-        "VG104": {"min-layers": 20},
+        "VG101": {"min-chain": 4, "probe-confirm-below": 1e-2},
+        "VG102": {"warn-below": 1e-4, "error-below": 1e-8, "probe-confirm-below": 1e-2, "probe-refute-at": 1e-1},
+        "VG103": {"min-layers": 10, "probe-confirm-below": 1e-2, "probe-refute-at": 1e-1},
+        "VG104": {"min-layers": 20, "probe-confirm-below": 1e-2, "probe-refute-at": 1e-1},
         "VG105": {"min-layers": 12},
-        "VG201": {"min-seq-len": 100},
-        "VG202": {}, "VG301": {}, "VG302": {}, "VG303": {}, "VG304": {}, "VG401": {}, "VG402": {},
+        "VG106": {"ratio-above": 1e4},
+        "VG201": {"min-seq-len": 100, "probe-horizon-fraction": 0.1},
+        "VG202": {"probe-horizon-fraction": 0.1}, "VG301": {}, "VG302": {}, "VG303": {}, "VG304": {}, "VG401": {}, "VG402": {},
     }  # fmt: skip
     vg105 = next(row for row in rows if row["code"] == "VG105")
     assert vg105["name"] == "deep-post-norm-transformer"

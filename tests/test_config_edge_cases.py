@@ -60,7 +60,7 @@ def test_every_key(tmp_path):
     assert settings.rule_options == {"VG101": {"min-chain": 6}, "VG102": {"warn-below": 1.0, "error-below": 1e-10}}
     assert type(settings.rule_options["VG102"]["warn-below"]) is float  # an integer is taken as a float
     assert type(settings.rule_options["VG101"]["min-chain"]) is int
-    assert selected_codes(settings) == ["VG101", "VG102", "VG103", "VG105", "VG201", "VG301", "VG302", "VG303", "VG304"]
+    assert selected_codes(settings) == ["VG101", "VG102", "VG103", "VG105", "VG106", "VG201", "VG301", "VG302", "VG303", "VG304"]
 
 
 @pytest.mark.parametrize(
@@ -125,11 +125,11 @@ def test_sequence_length_accepted(tmp_path, value):
         ("rules = { VG999 = {} }", "unknown rule 'tool.vglint.rules.VG999'"),
         (
             "rules = { VG101 = { min-chian = 6 } }",
-            "unknown option 'tool.vglint.rules.VG101.min-chian' (options of VG101: min-chain)",
+            "unknown option 'tool.vglint.rules.VG101.min-chian' (options of VG101: min-chain, probe-confirm-below)",
         ),
         (
             "rules = { vg102 = { warn = 1 } }",
-            "unknown option 'tool.vglint.rules.vg102.warn' (options of VG102: warn-below, error-below)",
+            "unknown option 'tool.vglint.rules.vg102.warn' (options of VG102: warn-below, error-below, probe-confirm-below, probe-refute-at)",
         ),
         ("rules = { VG001 = { x = 1 } }", "unknown option 'tool.vglint.rules.VG001.x' (options of VG001: none)"),
         ('rules = { VG101 = { min-chain = "6" } }', "'tool.vglint.rules.VG101.min-chain': expected int, got str"),

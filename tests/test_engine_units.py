@@ -291,7 +291,7 @@ def test_exit_code(severities, fail_on, code):
 # -- selection ----------------------------------------------------------------------------------
 
 
-ALL_CODES = ["VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105", "VG201", "VG202", "VG301", "VG302", "VG303",
+ALL_CODES = ["VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105", "VG106", "VG201", "VG202", "VG301", "VG302", "VG303",
              "VG304", "VG401", "VG402"]  # fmt: skip
 
 
@@ -316,7 +316,7 @@ def test_selection_layers(layers, expected):
 
 def test_default_selection_is_every_rule_enabled_by_default():
     assert selected_codes(Settings()) == [
-        "VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105", "VG201", "VG202", "VG301", "VG302", "VG303", "VG304",
+        "VG001", "VG002", "VG101", "VG102", "VG103", "VG104", "VG105", "VG106", "VG201", "VG202", "VG301", "VG302", "VG303", "VG304",
         "VG401", "VG402",
     ]  # fmt: skip
 
@@ -325,7 +325,7 @@ def test_make_rules_passes_each_rule_its_options():
     settings = Settings(rule_options={"VG105": {"min-layers": 6}})
     rules = {rule.code: rule for rule in make_rules(settings)}
     assert rules["VG105"].settings == {"min-layers": 6}
-    assert rules["VG101"].settings == {"min-chain": 4}
+    assert rules["VG101"].settings == {"min-chain": 4, "probe-confirm-below": 1e-2}
     source = VG105_SOURCE.replace("num_layers=12", "num_layers=6")
     assert [f.code for f in check(source, settings=settings)] == ["VG105"]
     assert check(source) == []

@@ -12,7 +12,7 @@ import pytest
 from conftest import CLEAN_SOURCE, MLP_CODES, VG105_SOURCE, findings
 
 JSON_KEYS = ["code", "name", "severity", "message", "filename", "location", "end_location", "model", "status",
-             "evidence", "fix", "url", "related"]  # fmt: skip
+             "verdict", "evidence", "fix", "url", "related"]  # fmt: skip
 ANSI = "\x1b["
 
 

@@ -89,8 +89,15 @@ def cli() -> None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read [tool.vglint] from this file.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Parallel processes; 0 means one per CPU.")
+@click.option("--probe", is_flag=True, help="Build each flagged model and confirm or refute its findings with a measured backward pass (needs torch).")
+@click.option("--probe-all", is_flag=True, help="With --probe: probe every model found, flagged or not.")
+@click.option("--device", default="auto", show_default=True, help="Probe device: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
+@click.option("--probe-timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds each model may take to build and probe.")
+@click.option("--probe-memory", type=click.FloatRange(min=0.5), default=4, show_default=True, help="GiB of memory the probe's worker may use.")
+@click.option("--probe-steps", type=click.IntRange(min=0), default=0, show_default=True, help="Optimiser steps (Adam, lr 1e-3) on synthetic targets before measuring.")
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_exclude, stdin_filename,
-          output_format, output_file, statistics, quiet, verbose, exit_zero, fail_on, config_file, isolated, jobs):  # fmt: skip
+          output_format, output_file, statistics, quiet, verbose, exit_zero, fail_on, config_file, isolated, jobs,
+          probe, probe_all, device, probe_timeout, probe_memory, probe_steps):  # fmt: skip
     """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
     from vglint import engine, report
     from vglint.coverage import coverage_line, model_listing
@@ -112,10 +119,20 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     settings.extend_exclude += [p for value in extend_exclude for p in value.split(",") if p]
     if fail_on:
         settings.fail_on = Severity.parse(fail_on)
+    probe = probe or probe_all
+    if probe:
+        _require_torch()
+        _check_device(device)
 
     result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1,
                                 force_exclude=force_exclude, stdin_filename=stdin_filename,
                                 detail=verbose and not quiet and output_format != "json" and not statistics)  # fmt: skip
+    if probe:
+        from vglint.probing.run import ProbeOptions, probe_findings, progress_bar
+
+        options = ProbeOptions(everything=probe_all, device=device, timeout_s=probe_timeout,
+                               memory_bytes=int(probe_memory * (1 << 30)), steps=probe_steps)  # fmt: skip
+        probe_findings(result, settings, options, progress_bar())
     for warning in result.warnings:
         click.echo(f"vglint: warning: {warning}", err=True)
     for error in result.internal_errors:
@@ -153,6 +170,20 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     if exit_zero:
         sys.exit(EXIT_CLEAN)
     sys.exit(engine.exit_code(findings, settings.fail_on))
+
+
+def _require_torch() -> None:
+    """Probe and graph modes run torch in a worker process: without it, say how to get it (exit 2)."""
+    from vglint.build.pool import torch_available
+    from vglint.probing.run import INSTALL_HINT
+
+    if not torch_available():
+        raise click.UsageError(INSTALL_HINT)
+
+
+def _check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda", "mps") and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise click.UsageError(f"unknown --device {device!r} (expected auto, cpu, cuda, cuda:N or mps)")
 
 
 def _decoded(source: bytes) -> str:
@@ -197,6 +228,43 @@ def inspect(paths, output_format):
         click.echo(json.dumps([{k: v for k, v in m.items() if not k.startswith("_")} for m in models], indent=2))
     else:
         click.echo(render_text(models), nl=False)
+
+
+@cli.command("probe")
+@click.argument("target")
+@click.option("--input", "inputs", multiple=True, help="An input shape, e.g. 8,3,224,224 (repeat for several inputs).")
+@click.option("--input-dtype", type=click.Choice(["float32", "float64", "int64"]), help="The inputs' dtype (int64 for token ids).")
+@click.option("--kwargs", "kwargs_json", default="{}", help='Constructor or factory arguments as JSON, e.g. \'{"depth": 20}\'.')
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
+@click.option("--steps", type=click.IntRange(min=0), default=0, show_default=True, help="Optimiser steps before measuring.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per model.")
+@click.option("--memory", type=click.FloatRange(min=0.5), default=4, show_default=True, help="GiB the worker may use.")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def probe_command(target, inputs, input_dtype, kwargs_json, device, steps, timeout, memory, output_format):
+    """Build TARGET and print how the gradient flows through it.
+
+    TARGET is `models/net.py:Net`, `pkg.module:factory`, or `models/net.py` for every model in it.
+    Exit 1 when the gradient vanishes, explodes, is cut or has a short horizon; 0 when healthy.
+    """
+    from vglint.probing.command import probe_target
+
+    _require_torch()
+    _check_device(device)
+    try:
+        kwargs = json.loads(kwargs_json)
+        shapes = [[int(n) for n in shape.split(",") if n.strip()] for shape in inputs]
+    except (json.JSONDecodeError, ValueError) as error:
+        raise click.UsageError(f"bad --kwargs or --input: {error}") from None
+    if not isinstance(kwargs, dict) or any(not shape or min(shape) < 1 for shape in shapes):
+        raise click.UsageError("--kwargs must be a JSON object and each --input a list of positive sizes")
+    settings = _settings([target.split(":")[0] if os.path.exists(target.split(":")[0]) else "."], None, False)
+    try:
+        text, healthy = probe_target(target, settings, shapes or None, input_dtype, kwargs, device, steps, timeout,
+                                     int(memory * (1 << 30)), output_format)  # fmt: skip
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(text, nl=False)
+    sys.exit(EXIT_CLEAN if healthy else EXIT_FINDINGS)
 
 
 @cli.command("rules")

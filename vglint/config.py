@@ -48,6 +48,20 @@ class Settings:
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     sequence_length: int | None = None
     config_file: Path | None = None
+    #: `[tool.vglint.models."models/net.py:Net"]`: how the probe builds a model the code cannot show
+    #: (`args`, `kwargs`, `input` shapes, `dtype`), by `FILE:NAME` relative to the config's folder.
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    probe_spatial_size: int = 32
+
+
+@dataclass
+class ModelSpec:
+    """How to build and feed one model in probe mode, as the configuration gives it."""
+
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    input: list[list[int]] | None = None
+    dtype: str | None = None
 
 
 def _list_of_str(key: str, value: Any) -> list[str]:
@@ -128,6 +142,14 @@ def load_config(path: Path, settings: Settings) -> Settings:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"'{name}' must be a positive integer")
             settings.sequence_length = value
+        elif key == "probe-spatial-size":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"'{name}' must be a positive integer")
+            settings.probe_spatial_size = value
+        elif key == "models":
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{name}' must be a table of \"FILE:NAME\" = {{ kwargs = ..., input = ... }}")
+            settings.models = {target: parse_model_spec(f"{name}.{target!r}", spec) for target, spec in value.items()}
         elif key == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"'{name}' must be a table of [tool.vglint.rules.CODE] tables")
@@ -137,6 +159,35 @@ def load_config(path: Path, settings: Settings) -> Settings:
     if layer:
         settings.selection.append(layer)
     return settings
+
+
+_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "long", "bool")
+
+
+def parse_model_spec(name: str, spec: Any) -> ModelSpec:
+    """One `[tool.vglint.models."FILE:NAME"]` table, checked key by key."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"'{name}' must be a table with args, kwargs, input or dtype")
+    parsed = ModelSpec()
+    for key, value in spec.items():
+        if key == "args" and isinstance(value, list):
+            parsed.args = value
+        elif key == "kwargs" and isinstance(value, dict):
+            parsed.kwargs = value
+        elif key == "input" and isinstance(value, list) and value and all(
+            isinstance(shape, list) and shape and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+            for shape in value
+        ):
+            parsed.input = value
+        elif key == "dtype" and value in _DTYPES:
+            parsed.dtype = value
+        elif key in ("args", "kwargs", "input", "dtype"):
+            expected = {"args": "a list", "kwargs": "a table", "input": "a list of shapes, e.g. [[8, 3, 32, 32]]",
+                        "dtype": "one of " + ", ".join(_DTYPES)}[key]  # fmt: skip
+            raise ConfigError(f"'{name}.{key}' must be {expected}")
+        else:
+            raise ConfigError(f"unknown key '{name}.{key}' (keys: args, kwargs, input, dtype)")
+    return parsed
 
 
 def parse_rule_options(tables: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from vglint.analysis import FileAnalysis
 from vglint.config import Settings
 from vglint.coverage import FileCoverage, file_coverage
-from vglint.findings import Finding, Severity, Span
+from vglint.findings import Finding, Severity, Span, Status
 from vglint.rules import RULES_BY_CODE, Rule, select_codes
 from vglint.source.frontend import SourceFrontend
 from vglint.suppressions import parse_suppressions
@@ -165,7 +165,7 @@ def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Set
     except RecursionError:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
         text = source.decode("utf-8", errors="replace")
-        return _unsuppressed(findings, text, filename, settings), warnings_, [], FileCoverage(filename, unreadable=True)
+        return unsuppressed(findings, text, filename, settings), warnings_, [], FileCoverage(filename, unreadable=True)
 
 
 def _settle_heap() -> None:
@@ -198,7 +198,7 @@ def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Set
     coverage = file_coverage(analysis, detail)
     if analysis.unreadable is not None:
         findings, warnings_ = _unparsable(rules, filename, *analysis.unreadable)
-        return _unsuppressed(findings, analysis.text, filename, settings), warnings_, [], coverage
+        return unsuppressed(findings, analysis.text, filename, settings), warnings_, [], coverage
     findings, errors = check_analysis(analysis, rules, settings)
     return findings, [], [f"{filename}: front-end: {e}" for e in analysis.internal_errors] + errors, coverage
 
@@ -218,7 +218,7 @@ def check_analysis(analysis: FileAnalysis, rules: list[Rule], settings: Settings
             if os.environ.get("VGLINT_DEBUG") == "1":
                 raise
             errors.append(f"{analysis.filename}: {rule.code}: {type(error).__name__}: {error}")
-    return _unsuppressed(_deduplicated(findings), analysis.text, analysis.filename, settings), errors
+    return unsuppressed(_deduplicated(findings), analysis.text, analysis.filename, settings), errors
 
 
 _deep_stack_lock = threading.Lock()
@@ -270,7 +270,7 @@ def _deduplicated(findings: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _unsuppressed(findings: list[Finding], text: str, filename: str, settings: Settings) -> list[Finding]:
+def unsuppressed(findings: list[Finding], text: str, filename: str, settings: Settings) -> list[Finding]:
     if not findings:
         return findings
     suppressions = parse_suppressions(text)
@@ -368,4 +368,5 @@ def _run_isolated(task: Task) -> Outcome:
 
 
 def exit_code(findings: list[Finding], fail_on: Severity) -> int:
-    return 1 if any(f.severity >= fail_on for f in findings) else 0
+    """1 when a finding at or above `fail_on` stands; one the probe refuted does not fail the run."""
+    return 1 if any(f.severity >= fail_on and f.status is not Status.REFUTED for f in findings) else 0

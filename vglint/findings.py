@@ -91,6 +91,9 @@ class Finding:
     #: there: shown in the full output, `related` in JSON; a noqa comment on either line suppresses it.
     related: Span | None = None
     related_note: str | None = None
+    #: What the probe measured and concluded (`confirmed: the first weight layer (fc0) gets 3e-18
+    #: of the last layer's relative gradient`), shown in every format; None when not probed.
+    verdict: str | None = None
 
     def sort_key(self) -> tuple:
         return (self.filename, self.span.line, self.span.column, self.code, self.message)

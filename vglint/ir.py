@@ -97,6 +97,9 @@ class Layer:
     recurrent: Recurrent | None = None  # Kind.RECURRENT
     transformer: TransformerStack | None = None  # Kind.BLOCK of the nn.Transformer family
     cut: Cut | None = None  # Kind.CUT
+    #: What the layer is fed along its input dimension, when known: `in_features`, `in_channels`,
+    #: an Embedding's `num_embeddings`, an RNN's `input_size`. The probe synthesises its input from it.
+    in_size: int | None = None
 
     @property
     def span(self) -> Span:

@@ -21,6 +21,7 @@ def finding_object(finding: Finding) -> dict[str, Any]:
         "end_location": {"row": span.end_line, "column": span.end_column},
         "model": finding.model,
         "status": finding.status.value,
+        "verdict": finding.verdict,
         "evidence": finding.evidence,
         "fix": None,
         "url": finding.url,

@@ -21,7 +21,8 @@ def _head(finding: Finding, colour: bool) -> str:
     if colour:
         where = click.style(where, bold=True)
         code = click.style(code, fg=_COLOURS[finding.severity], bold=True)
-    return f"{where} {code} {finding.message}"
+    verdict = f" [{finding.verdict}]" if finding.verdict else ""
+    return f"{where} {code} {finding.message}{verdict}"
 
 
 def render_concise(findings: list[Finding], colour: bool = False) -> str:

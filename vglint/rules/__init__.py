@@ -14,6 +14,7 @@ from vglint.rules.architecture import (
 from vglint.rules.base import Option, Rule
 from vglint.rules.gradient_cuts import GradientCutInForward, NoGradInForward
 from vglint.rules.losses import LogOfSoftmax, SigmoidWithBCELoss, SigmoidWithMSELoss, SoftmaxBeforeCrossEntropy
+from vglint.rules.measured import ExplodingGradient
 from vglint.rules.meta import ModelBuildFailed, SyntaxError_
 from vglint.rules.recurrent import PlainRNNLongSequence, RNNWithoutGradientClipping
 
@@ -25,6 +26,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     MissingNormalization,
     MissingSkipConnection,
     DeepPostNormTransformer,
+    ExplodingGradient,
     PlainRNNLongSequence,
     RNNWithoutGradientClipping,
     SigmoidWithBCELoss,

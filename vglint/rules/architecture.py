@@ -9,7 +9,7 @@ from vglint.estimate import estimated_attenuation
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, Marker, ModelGraph, saturating_chains
 from vglint.layers import TRANSFORMER_LAYERS
-from vglint.rules.base import Invalid, Option, Rule, located
+from vglint.rules.base import PROBE_RATIO_OPTIONS, Invalid, Option, Rule, located
 
 _APPROXIMATE = " (forward not followed: layers in declaration order)"
 
@@ -86,7 +86,8 @@ class SaturatingChain(Rule):
     fix = "use ReLU/GELU-family activations, or put a normalisation layer or a residual connection inside the chain"
     summary = "N or more saturating activations in a row on one path"
     example_lines = (8,)
-    options = (Option("min-chain", 4, "shortest run of saturating activations that is reported"),)
+    #: at initialisation tanh and sigmoid are not saturated yet, so a probe never refutes this rule
+    options = (Option("min-chain", 4, "shortest run of saturating activations that is reported"), PROBE_RATIO_OPTIONS[0])
     invalid = (
         Invalid(
             "import torch.nn as nn\n\n"
@@ -170,6 +171,7 @@ class GradientAttenuation(Rule):
     options = (
         Option("warn-below", 1e-4, "estimates below this are warnings"),
         Option("error-below", 1e-8, "estimates below this are errors"),
+        *PROBE_RATIO_OPTIONS,
     )
     invalid = (
         Invalid(
@@ -259,7 +261,7 @@ class MissingNormalization(Rule):
     fix = "add BatchNorm/LayerNorm/GroupNorm between the weight layers"
     summary = "a path has N or more weight layers and no normalisation layer"
     example_lines = (3,)
-    options = (Option("min-layers", 10, "fewest weight layers on a path that need a normalisation layer"),)
+    options = (Option("min-layers", 10, "fewest weight layers on a path that need a normalisation layer"), *PROBE_RATIO_OPTIONS)
     invalid = (
         Invalid(
             "import torch.nn as nn\n\n"
@@ -339,7 +341,7 @@ class MissingSkipConnection(Rule):
     fix = "add residual connections (x + f(x)) around blocks of layers"
     summary = "a path has N or more weight layers and no residual or dense connection"
     example_lines = (3,)
-    options = (Option("min-layers", 20, "fewest weight layers on a path that need a skip connection"),)
+    options = (Option("min-layers", 20, "fewest weight layers on a path that need a skip connection"), *PROBE_RATIO_OPTIONS)
     invalid = (
         Invalid(
             "import torch.nn as nn\n\n"

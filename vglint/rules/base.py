@@ -53,6 +53,19 @@ class Option:
         return value
 
 
+#: The probe's verdict on a depth finding (VG101-VG104) reads the measured ratio of relative
+#: gradients between the first and the last weight layer against these.
+PROBE_RATIO_OPTIONS = (
+    Option("probe-confirm-below", 1e-2, "with --probe: a measured first/last gradient ratio below this confirms the finding"),
+    Option("probe-refute-at", 1e-1, "with --probe: a measured ratio at or above this refutes it"),
+)
+
+#: The probe's verdict on a recurrent finding (VG201, VG202): the measured horizon against the sequence.
+PROBE_HORIZON_OPTIONS = (
+    Option("probe-horizon-fraction", 0.1, "with --probe: a measured horizon under this fraction of the sequence confirms the finding"),
+)
+
+
 def located(layer: Any, graph: ModelGraph) -> Span:
     """Where a finding about `layer` goes: the layer's own span, or the model's when the layer was
     made in another module of the package (its span is in that other file)."""
@@ -76,6 +89,8 @@ class Rule:
     valid: ClassVar[tuple[str, ...]] = ()
     #: The line of each Example block of the documentation where the finding is reported.
     example_lines: ClassVar[tuple[int, ...]] = ()
+    #: Reported only by building the model (the probe), never by reading code: no code examples.
+    measured: ClassVar[bool] = False
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         values = {option.name: option.default for option in self.options}

@@ -71,3 +71,4 @@ class ModelBuildFailed(Rule):
     message = "could not build model: {detail}"
     fix = "give the model's constructor arguments and input shape in [tool.vglint]"
     summary = "graph/probe mode could not import, build or run a model"
+    measured = True

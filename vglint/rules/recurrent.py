@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from vglint.findings import Finding, Severity
 from vglint.ir import Kind, Layer, ModelGraph
 from vglint.layers import NN_CLASSES, PLAIN_RECURRENT
-from vglint.rules.base import Option, Rule, located
+from vglint.rules.base import PROBE_HORIZON_OPTIONS, Option, Rule, located
 
 
 def _known_length(layer: Layer, graph: ModelGraph, ctx) -> tuple[int, str] | None:
@@ -101,7 +101,7 @@ class PlainRNNLongSequence(Rule):
     fix = "use nn.LSTM or nn.GRU (forget-gate bias 1), truncate backpropagation through time, or clip gradients"
     summary = "nn.RNN / nn.RNNCell over sequences known to be long"
     example_lines = (9,)
-    options = (Option("min-seq-len", 100, "shortest sequence length that is reported as long"),)
+    options = (Option("min-seq-len", 100, "shortest sequence length that is reported as long"), *PROBE_HORIZON_OPTIONS)
 
     def check_model(self, graph: ModelGraph, ctx) -> Iterator[Finding]:
         for layer in graph.declared:
@@ -182,6 +182,7 @@ class RNNWithoutGradientClipping(Rule):
     )
     fix = "call torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) between backward() and step()"
     summary = "a training loop for a recurrent model with no gradient clipping"
+    options = PROBE_HORIZON_OPTIONS
     example_lines = (9,)
 
     def check_file(self, ctx) -> Iterator[Finding]:

@@ -270,7 +270,8 @@ class Forward:
         layer = Layer(kind, op, site, fan_in=fan_in, fan_out=fan_out, init_gain=module.init_gain,
                       init_name=module.init_name, name=module.name or module.cls, frozen=module.frozen,
                       foreign=module.foreign, recurrent=recurrent_settings(module) if kind is Kind.RECURRENT else None,
-                      transformer=transformer_stack(module) if kind is Kind.BLOCK else None)  # fmt: skip
+                      transformer=transformer_stack(module) if kind is Kind.BLOCK else None,
+                      in_size=input_size(module) if spec is not None else None)  # fmt: skip
         module._layer = layer
         return layer
 
@@ -308,6 +309,17 @@ class Forward:
         if all(len(b) == 0 for b in branches):
             return Tensor(main.path, main.root, tags)
         return Tensor(main.path[:prefix] + (Merge(kind, branches, self.site(node)),), main.root, tags)
+
+
+def input_size(module: ModuleObj) -> int | None:
+    """The size a layer is fed along its input dimension: what a synthetic input must have."""
+    key = next((k for prefix, k in _INPUT_SIZE_ARGS if module.cls.startswith(prefix)), None)
+    size = module.arg(0, key) if key is not None else None
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+_INPUT_SIZE_ARGS = (("Linear", "in_features"), ("Bilinear", "in1_features"), ("Conv", "in_channels"),
+                    ("Embedding", "num_embeddings"), ("RNN", "input_size"), ("LSTM", "input_size"), ("GRU", "input_size"))  # fmt: skip
 
 
 def recurrent_settings(module: ModuleObj) -> Recurrent:

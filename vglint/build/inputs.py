@@ -1,0 +1,87 @@
+"""The forward input a probe feeds a model: the configured shapes, or one made from the model's first layer."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+BATCH = 8
+#: Sequence length when neither the job nor the configuration gives one.
+DEFAULT_SEQUENCE_LENGTH = 256
+_INTEGER_DTYPES = ("int64", "int32", "long", "bool")
+_RECURRENT = ("RNN", "LSTM", "GRU")
+
+
+class InputError(Exception):
+    """No input can be made; the message says which configuration line gives one."""
+
+
+def config_key(job: dict[str, Any]) -> str:
+    """The `[tool.vglint.models."KEY"]` a job's model is configured under: `FILE:NAME` or `module:NAME`."""
+    if job.get("config_key"):
+        return job["config_key"]
+    name = job.get("target", {}).get("name", "model")
+    if job.get("module"):
+        return f"{job['module']}:{name}"
+    file = os.path.abspath(job.get("file") or "model.py")
+    root = job.get("project_root")
+    if root and file.startswith(os.path.abspath(root) + os.sep):
+        return f"{os.path.relpath(file, root).replace(os.sep, '/')}:{name}"
+    return f"{os.path.basename(file)}:{name}"
+
+
+def input_line(job: dict[str, Any], example: str = "[[8, 3, 32, 32]]") -> str:
+    """The words telling the user where to give an input shape."""
+    return f'add input = {example} under [tool.vglint.models."{config_key(job)}"] in pyproject.toml'
+
+
+def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int | None]:
+    """The inputs for one forward pass and which of their dimensions is time (None: no time axis).
+
+    `job["input"]` shapes win (`randn`, or `randint(0, 2)` for an integer `input_dtype`); otherwise the
+    `input_hint` (the model's first layer) decides. Raises `InputError` when neither is given.
+    """
+    import torch
+
+    shapes = job.get("input")
+    if shapes:
+        dtype_name = job.get("input_dtype") or "float32"
+        dtype = torch.long if dtype_name == "long" else getattr(torch, dtype_name)
+        if dtype_name in _INTEGER_DTYPES:
+            return [torch.randint(0, 2, tuple(shape)).to(dtype) for shape in shapes], None
+        return [torch.randn(*shape, dtype=dtype) for shape in shapes], None
+
+    hint = job.get("input_hint")
+    if not hint or not hint.get("first"):
+        raise InputError(f"cannot tell what input {_target_name(job)} takes: {input_line(job)}")
+    first = hint["first"]
+    length = job.get("sequence_length") or DEFAULT_SEQUENCE_LENGTH
+    spatial = job.get("spatial") or 32
+    if first == "Linear":
+        return [torch.randn(BATCH, _positive(hint, "in_features", job))], None
+    if first in ("Conv1d", "Conv2d", "Conv3d"):
+        dims = int(first[4])
+        channels = _positive(hint, "in_channels", job)
+        return [torch.randn(BATCH, channels, *([spatial] * dims))], None
+    if first == "Embedding":
+        then = hint.get("then") or {}
+        batch_first = then.get("batch_first", True) if then.get("first") in _RECURRENT else True
+        shape = (BATCH, length) if batch_first else (length, BATCH)
+        return [torch.randint(0, _positive(hint, "num_embeddings", job), shape)], 1 if batch_first else 0
+    if first in _RECURRENT:
+        size = _positive(hint, "input_size", job)
+        if hint.get("batch_first", False):
+            return [torch.randn(BATCH, length, size)], 1
+        return [torch.randn(length, BATCH, size)], 0
+    raise InputError(f"cannot make an input for a first layer {first}: {input_line(job)}")
+
+
+def _positive(hint: dict[str, Any], key: str, job: dict[str, Any]) -> int:
+    value = hint.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise InputError(f"the first layer's {key} is not known: {input_line(job)}")
+
+
+def _target_name(job: dict[str, Any]) -> str:
+    return job.get("target", {}).get("name") or "the model"

@@ -1,0 +1,308 @@
+"""The probe's child process: builds users' models and measures a short backward pass on them.
+
+Run as `python -m vglint.build.worker`: one JSON job per line on stdin, one JSON result per line on
+the original stdout (the user's prints go to stderr). The first line it writes is a ready line
+(`{"ready": true, "pid": ..., "torch": "2.13.0"}`), once torch is imported. The memory cap comes
+from `VGLINT_MEMORY_BYTES` and is set on this process before torch loads.
+See `vglint.build.pool` for the parent side and the job and result keys.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import importlib
+import json
+import os
+import sys
+import sysconfig
+import traceback
+from typing import Any
+
+from vglint.build.defonly import FAILURES_ATTRIBUTE, load_definitions
+from vglint.build.inputs import InputError, config_key, input_line, synthesise
+
+#: `module:function` of the measurement, overridable for tests.
+MEASURE_ENV = "VGLINT_PROBE_MEASURE"
+DEFAULT_MEASURE = "vglint.probing.measure:measure"
+MEMORY_ENV = "VGLINT_MEMORY_BYTES"
+#: Compute threads: each reserves address space, which the memory cap counts; a probe is small.
+MAX_THREADS = 4
+_MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "std::bad_alloc")
+
+
+class BuildFailure(Exception):
+    """A job that cannot go on; `kind` and the message become the result."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+
+
+def main() -> None:
+    protocol_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    # User code prints, reads stdin and may write to fd 1 from C: none of it may reach the protocol.
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - for the life of the process
+    faulthandler.enable(file=sys.stderr)
+    _apply_memory_cap()
+
+    torch_error = _import_torch()
+    ready = {"ready": True, "pid": os.getpid()}
+    if torch_error:
+        ready.update(torch_error)
+    else:
+        import torch
+
+        ready["torch"] = torch.__version__
+    _send(protocol_out, ready)
+    for line in protocol_in:
+        if not line.strip():
+            continue
+        try:
+            job = json.loads(line)
+        except ValueError as error:
+            _send(protocol_out, {"id": None, "ok": False, "kind": "internal", "reason": f"bad job line: {error}"})
+            continue
+        if torch_error:
+            result = {"id": job.get("id"), "ok": False, **torch_error}
+        else:
+            result = run_job(job)
+        result["pid"] = os.getpid()
+        _send(protocol_out, result)
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Build, feed and measure one job's model; every outcome is a result dict, never an exception."""
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    try:
+        return {"id": job.get("id"), "ok": True, **_build_and_measure(job)}
+    except BuildFailure as failure:
+        return {"id": job.get("id"), "ok": False, "kind": failure.kind, "reason": str(failure)}
+    except BaseException as error:  # a user's SystemExit must not end the worker
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        kind = "memory" if _is_memory_error(error) else "internal"
+        return {"id": job.get("id"), "ok": False, "kind": kind, "reason": _describe(error)}
+    finally:
+        sys.path[:] = saved_path
+        _forget_modules(job, saved_modules)
+        gc.collect()
+
+
+def _build_and_measure(job: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    torch.manual_seed(0)
+    model, built = build(job)
+    try:
+        inputs, time_dim = synthesise(job, model)
+    except InputError as error:
+        raise BuildFailure("input", str(error)) from None
+    measure = _measure_function()
+    try:
+        measurement = measure(model, inputs, device=_device(job.get("device")), steps=job.get("steps") or 0,
+                              time_dim=time_dim)  # fmt: skip
+    except Exception as error:  # noqa: BLE001 - anything the user's forward raises
+        if _is_memory_error(error):
+            raise BuildFailure("memory", _describe(error)) from None
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        given = "the configured input" if job.get("input") else "a synthesised input"
+        raise BuildFailure(
+            "forward",
+            f"the forward or backward pass with {given} of shape {shapes} raised {_describe(error)}; "
+            f"if the model takes another input, {input_line(job)}",
+        ) from None
+    return {"measurement": _jsonable(measurement), "built": built}
+
+
+def build(job: dict[str, Any]) -> tuple[Any, str]:
+    """The job's model and how it was built (`Net(784, 10)`); raises `BuildFailure`."""
+    import torch
+
+    target = job.get("target") or {}
+    kind = target.get("kind") or "auto"
+    name = target.get("name") or ""
+    args = list(job.get("args") or [])
+    kwargs = dict(job.get("kwargs") or {})
+    module = _load(job, name, kind)
+    failures: dict[str, str] = getattr(module, FAILURES_ATTRIBUTE, {})
+
+    obj: Any = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            head = name.split(".")[0]
+            if head in failures:
+                raise BuildFailure(_failure_kind(failures[head]), f"{head} could not be defined: {failures[head]}")
+            where = job.get("module") or job.get("file")
+            raise BuildFailure(
+                "not-found",
+                f"{name} is not defined in {where} (the probe runs only its imports, definitions and the "
+                'assignments they need; a model made in a loop, a with block or under if __name__ == "__main__" '
+                "is not seen)",
+            )
+        obj = getattr(obj, part)
+
+    call = kind in ("class", "factory") or (kind == "auto" and callable(obj) and not isinstance(obj, torch.nn.Module))
+    if call:
+        built = f"{name}({_arguments(args, kwargs)})"
+        try:
+            obj = obj(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - anything the user's __init__ raises
+            raise _construction_failure(error, job, failures) from None
+    else:
+        built = name
+    if not isinstance(obj, torch.nn.Module):
+        raise BuildFailure("not-a-module", f"{built} is a {type(obj).__name__}, not a torch.nn.Module")
+    return obj, built
+
+
+def _load(job: dict[str, Any], name: str, kind: str) -> Any:
+    root = job.get("project_root")
+    if job.get("module"):
+        if root:
+            sys.path.insert(0, os.path.abspath(root))
+        try:
+            return importlib.import_module(job["module"])
+        except BaseException as error:  # a module that exits on import failed to import
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            raise BuildFailure("import", f"importing {job['module']} raised {_describe(error)}") from None
+    needed = [name.split(".")[0]] if kind in ("variable", "auto") else []
+    try:
+        return load_definitions(job["file"], root, needed)
+    except (SyntaxError, OSError, UnicodeDecodeError, ValueError) as error:
+        raise BuildFailure("import", f"reading {job.get('file')} failed: {_describe(error)}") from None
+
+
+def _construction_failure(error: Exception, job: dict[str, Any], failures: dict[str, str]) -> BuildFailure:
+    message = str(error)
+    if _is_memory_error(error):
+        return BuildFailure("memory", _describe(error))
+    if isinstance(error, TypeError) and "missing" in message and "argument" in message:
+        return BuildFailure(
+            "needs-arguments",
+            f"{_describe(error)}; give them with args = [...] or kwargs = {{...}} "
+            f'under [tool.vglint.models."{config_key(job)}"] in pyproject.toml',
+        )
+    if isinstance(error, NameError) and getattr(error, "name", None) in failures:
+        cause = failures[error.name]
+        return BuildFailure(_failure_kind(cause), f"{_describe(error)} ({error.name} could not be defined: {cause})")
+    return BuildFailure("raise", f"building the model raised {_describe(error)}{_user_frame(error)}")
+
+
+def _failure_kind(cause: str) -> str:
+    return "import" if "ImportError" in cause or "ModuleNotFoundError" in cause else "raise"
+
+
+def _user_frame(error: BaseException) -> str:
+    """` at net.py:12` for the innermost frame of the user's code."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_library_roots())]
+    frames = [f for f in frames if os.path.abspath(f.filename) != os.path.abspath(__file__)]
+    if not frames:
+        return ""
+    return f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
+
+
+def _measure_function():
+    spec = os.environ.get(MEASURE_ENV) or DEFAULT_MEASURE
+    module_name, _, function_name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), function_name or "measure")
+    except (ImportError, AttributeError) as error:
+        raise BuildFailure("internal", f"the measurement {spec} cannot be loaded: {_describe(error)}") from None
+
+
+def _device(name: str | None) -> str:
+    """ "auto" (or none): cuda, then mps, where present, else cpu; any other name as given."""
+    if name not in (None, "", "auto"):
+        return name
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _import_torch() -> dict[str, str] | None:
+    try:
+        import torch
+    except BaseException as error:  # reported on every job instead
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        kind = "memory" if _is_memory_error(error) else "import"
+        return {"kind": kind, "reason": f"torch cannot be imported: {_describe(error)}"}
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), MAX_THREADS)))
+    return None
+
+
+def _apply_memory_cap() -> None:
+    """RLIMIT_AS (soft and hard, so user code cannot lift it) from `VGLINT_MEMORY_BYTES`; no core files."""
+    try:
+        import resource
+    except ImportError:
+        return  # Windows: the parent still polls the resident size where it can.
+    limits = [(resource.RLIMIT_CORE, 0)]  # a segfaulting model must not leave a core file behind
+    if os.environ.get(MEMORY_ENV):
+        limits.append((resource.RLIMIT_AS, int(os.environ[MEMORY_ENV])))
+    for which, value in limits:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass  # a platform that refuses it (macOS and RLIMIT_AS): the parent's polling remains
+
+
+def _is_memory_error(error: BaseException) -> bool:
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error).lower()
+    return any(word in text for word in _MEMORY_WORDS)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _arguments(args: list[Any], kwargs: dict[str, Any]) -> str:
+    return ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple({paths["stdlib"], paths["purelib"], paths["platlib"], sys.prefix, sys.base_prefix})
+
+
+def _forget_modules(job: dict[str, Any], before: set[str]) -> None:
+    """Drop the modules this job imported from the user's folders, so the next job imports its own."""
+    folders = [os.path.dirname(os.path.abspath(job["file"]))] if job.get("file") else []
+    if job.get("project_root"):
+        folders.append(os.path.abspath(job["project_root"]))
+    folders = tuple(f + os.sep for f in folders)
+    libraries = _library_roots()
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None) or ""
+        if name.startswith("vglint_probe_") or (file.startswith(folders) and not file.startswith(libraries)):
+            sys.modules.pop(name, None)
+
+
+def _send(out, message: dict[str, Any]) -> None:
+    out.write(json.dumps(message, default=str) + "\n")
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""`vglint probe TARGET`: build one model (or every model of a file) in the isolated worker and
+print its gradient-flow table and a one-line verdict (torch-free: the worker imports torch)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from vglint.config import Settings
+from vglint.probing.targets import target_for
+from vglint.probing.verdicts import overall
+from vglint.source.frontend import SourceFrontend
+from vglint.source.project import find_project
+
+
+def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | None, kwargs: dict[str, Any],
+          device: str, steps: int) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
+    """(title, job) for each model TARGET names."""
+    where, _, name = target.rpartition(":") if ":" in target else (target, "", "")
+    if not where.endswith(".py") and not os.path.exists(where):  # `pkg.module:factory`
+        if not name:
+            raise ValueError(f"{target}: name the model as pkg.module:NAME")
+        job = {"file": None, "module": where, "project_root": os.getcwd(), "target": {"kind": "auto", "name": name},
+               "args": [], "kwargs": kwargs, "input": shapes, "input_dtype": dtype, "input_hint": None,
+               "sequence_length": settings.sequence_length, "spatial": settings.probe_spatial_size, "device": device,
+               "steps": steps, "config_key": target}  # fmt: skip
+        return [(target, job)]
+    path = Path(where)
+    if not path.is_file():
+        raise ValueError(f"{where}: no such file")
+    analysis = SourceFrontend().analyse(where, path.read_bytes())
+    graphs = [g for g in analysis.models if not name or g.name == name]
+    if name and not graphs:  # not a model the source front-end found: build it by name anyway
+        job = {"file": str(path.resolve()), "module": None, "project_root": str(find_project(path.resolve()).root),
+               "target": {"kind": "auto", "name": name}, "args": [], "kwargs": kwargs, "input": shapes,
+               "input_dtype": dtype, "input_hint": None, "sequence_length": settings.sequence_length,
+               "spatial": settings.probe_spatial_size, "device": device, "steps": steps, "config_key": target}  # fmt: skip
+        return [(target, job)]
+    if not graphs:
+        raise ValueError(f"{where}: no model found in it")
+    jobs = []
+    for graph in graphs:
+        job = target_for(path, where, graph, settings, settings.sequence_length, device, steps).job
+        if kwargs:
+            job["args"], job["kwargs"] = [], kwargs
+        if shapes:
+            job["input"] = shapes
+        if dtype:
+            job["input_dtype"] = dtype
+        jobs.append((f"{where}:{graph.name}", job))
+    return jobs
+
+
+def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | None,
+                 kwargs: dict[str, Any], device: str, steps: int, timeout_s: float, memory_bytes: int,
+                 output_format: str) -> tuple[str, bool]:  # fmt: skip
+    """The report and whether every model probed is healthy (a model that fails to build is not)."""
+    from vglint.build.pool import run_jobs
+    from vglint.probing.table import render
+
+    jobs = _jobs(target, settings, shapes, dtype, kwargs, device, steps)
+    outcomes = run_jobs([job for _, job in jobs], timeout_s=timeout_s, memory_bytes=memory_bytes)
+    healthy, parts, objects = True, [], []
+    for (title, _), outcome in zip(jobs, outcomes):
+        if not outcome.get("ok"):
+            healthy = False
+            line = f"could not build {title}: {outcome.get('reason')}"
+            parts.append(line + "\n\n")
+            objects.append({"target": title, "ok": False, "kind": outcome.get("kind"), "reason": outcome.get("reason")})
+            continue
+        measurement = outcome["measurement"]
+        ok, verdict = overall(measurement)
+        healthy = healthy and ok
+        parts.append(render(measurement, title) + f"verdict: {verdict}\n\n")
+        objects.append({"target": title, "ok": True, "healthy": ok, "verdict": verdict, "measurement": measurement})
+    if output_format == "json":
+        return json.dumps(objects, indent=2) + "\n", healthy
+    return "".join(parts), healthy
