@@ -105,7 +105,16 @@ class Segfaults(nn.Module):
         ctypes.string_at(0)
 
 
-class NoHint(nn.Module):
+class NoHint(nn.Module):  # neither the code nor the built model says what it takes: a bare parameter
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 4))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+class HintFromTheBuiltModel(nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = nn.Linear(4, 4)
@@ -207,6 +216,7 @@ def pool_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         _job(failures, "Segfaults"),
         _job(failures, "NoHint", hint=None),
         _job(failures, "NoHint", hint=None, input=[[2, 4]], id="NoHint-configured"),
+        _job(failures, "HintFromTheBuiltModel", hint=None),
         _job(failures, "BadForward"),
         _job(failures, "not_a_model", kind="auto"),
         _job(failures, "Missing", kind="auto"),
@@ -291,6 +301,12 @@ def test_each_failure_becomes_its_result(pool_run: dict, name: str, kind: str, w
 def test_a_configured_input_needs_no_hint(pool_run: dict) -> None:
     result = pool_run["results"]["NoHint-configured"]
     assert result["ok"], result
+
+
+def test_without_a_hint_the_input_comes_from_the_built_models_first_layer(pool_run: dict) -> None:
+    result = pool_run["results"]["HintFromTheBuiltModel"]
+    assert result["ok"], result
+    assert [layer["name"] for layer in result["measurement"]["layers"]] == ["fc"]
 
 
 def test_module_targets_and_packages(pool_run: dict) -> None:

@@ -51,7 +51,7 @@ def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int |
             return [torch.randint(0, 2, tuple(shape)).to(dtype) for shape in shapes], None
         return [torch.randn(*shape, dtype=dtype) for shape in shapes], None
 
-    hint = job.get("input_hint")
+    hint = job.get("input_hint") or (hint_from_model(model) if model is not None else None)
     if not hint or not hint.get("first"):
         raise InputError(f"cannot tell what input {_target_name(job)} takes: {input_line(job)}")
     first = hint["first"]
@@ -74,6 +74,36 @@ def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int |
             return [torch.randn(BATCH, length, size)], 1
         return [torch.randn(length, BATCH, size)], 0
     raise InputError(f"cannot make an input for a first layer {first}: {input_line(job)}")
+
+
+def hint_from_model(model: Any) -> dict[str, Any] | None:
+    """What the built model's first layer takes, when reading the code did not tell (a depth the
+    static front-end could not know): its first Linear, Conv, Embedding or recurrent module in the
+    order the model registered them, which is the order `forward` usually runs them."""
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            return {"first": "Linear", "in_features": module.in_features}
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            return {"first": type(module).__name__, "in_channels": module.in_channels}
+        if isinstance(module, nn.Embedding):
+            hint: dict[str, Any] = {"first": "Embedding", "num_embeddings": module.num_embeddings}
+            rnn = next((m for m in model.modules() if isinstance(m, nn.RNNBase)), None)
+            if rnn is not None:
+                hint["then"] = {
+                    "first": rnn.mode.split("_")[0],
+                    "input_size": rnn.input_size,
+                    "batch_first": rnn.batch_first,
+                }
+            return hint
+        if isinstance(module, nn.RNNBase):
+            return {
+                "first": module.mode.split("_")[0],
+                "input_size": module.input_size,
+                "batch_first": module.batch_first,
+            }
+    return None
 
 
 def _positive(hint: dict[str, Any], key: str, job: dict[str, Any]) -> int:

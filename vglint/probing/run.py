@@ -108,7 +108,9 @@ def _findings_of(findings: list[Finding], target: Target, measurement: dict) -> 
 def _build_failed(make: Callable[..., Finding], target: Target, span: Span, outcome: dict) -> Finding:
     kind, reason = outcome.get("kind", "crash"), outcome.get("reason", "unknown reason")
     severity = Severity.INFO if kind in _NEEDS_CONFIG else Severity.WARNING
-    return make(target.filename, span, model=target.model, severity=severity, detail=f"{target.model}: {reason}", kind=kind)
+    return make(
+        target.filename, span, model=target.model, severity=severity, detail=f"{target.model}: {reason}", kind=kind
+    )
 
 
 def progress_bar(stream=sys.stderr) -> Callable[[int, int], None] | None:

@@ -134,16 +134,24 @@ def overall(measurement: dict[str, Any], *, confirm_below: float = 1e-2, explode
     first = measurement.get("first_layer")
     problems = []
     if ratio is not None and ratio < confirm_below:
-        problems.append(f"vanishing: the first weight layer ({first}) gets {short(ratio)} of the last layer's relative gradient")
+        problems.append(
+            f"vanishing: the first weight layer ({first}) gets {short(ratio)} of the last layer's relative gradient"
+        )
     if ratio is not None and ratio > explode_above:
-        problems.append(f"exploding: the first weight layer ({first}) gets {short(ratio)} times the last layer's relative gradient")
+        problems.append(
+            f"exploding: the first weight layer ({first}) gets {short(ratio)} times the last layer's relative gradient"
+        )
     if dead:
-        problems.append(f"cut: {len(dead)} parameters get no gradient ({', '.join(dead[:4])}{', ...' if len(dead) > 4 else ''})")
+        problems.append(
+            f"cut: {len(dead)} parameters get no gradient ({', '.join(dead[:4])}{', ...' if len(dead) > 4 else ''})"
+        )
     if horizon is not None and length and horizon < horizon_fraction * length:
         problems.append(f"short horizon: the gradient reaches {horizon} of {length} time steps back")
     if problems:
         return False, "; ".join(problems)
-    shown = f"first/last relative-gradient ratio {short(ratio)}" if ratio is not None else "fewer than two weight layers"
+    shown = (
+        f"first/last relative-gradient ratio {short(ratio)}" if ratio is not None else "fewer than two weight layers"
+    )
     if horizon is not None and length:
         shown += f", the gradient reaches {horizon} of {length} time steps back"
     return True, f"healthy: {shown}"
