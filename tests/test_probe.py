@@ -9,7 +9,6 @@ import json
 import textwrap
 
 import pytest
-
 from conftest import run_vglint
 
 SIGMOID_VARIABLE = """\
