@@ -238,6 +238,9 @@ def _package_of(path: str) -> tuple[str | None, str | None]:
         if parent == folder:
             break
         folder = parent
+    if not parts and os.path.basename(folder).isidentifier():
+        # no __init__.py: the folder is a namespace package to code that imports relatively from it
+        return os.path.basename(folder), os.path.dirname(folder)
     return (".".join(parts), folder) if parts else (None, None)
 
 

@@ -68,6 +68,9 @@ def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int |
         batch_first = then.get("batch_first", True) if then.get("first") in _RECURRENT else True
         shape = (BATCH, length) if batch_first else (length, BATCH)
         return [torch.randint(0, _positive(hint, "num_embeddings", job), shape)], 1 if batch_first else 0
+    if first == "Sequence":  # a transformer encoder fed embeddings: no time axis to measure a horizon on
+        size = _positive(hint, "features", job)
+        return [torch.randn(BATCH, length, size) if hint.get("batch_first") else torch.randn(length, BATCH, size)], None
     if first in _RECURRENT:
         size = _positive(hint, "input_size", job)
         if hint.get("batch_first", False):
@@ -83,6 +86,12 @@ def hint_from_model(model: Any) -> dict[str, Any] | None:
     from torch import nn
 
     for module in model.modules():
+        if isinstance(module, nn.TransformerEncoderLayer):  # a decoder layer needs a memory: not guessed
+            return {
+                "first": "Sequence",
+                "features": module.self_attn.embed_dim,
+                "batch_first": module.self_attn.batch_first,
+            }
         if isinstance(module, nn.Linear):
             return {"first": "Linear", "in_features": module.in_features}
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):

@@ -148,7 +148,11 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._kill()
-                return {"ok": False, "kind": "timeout", "reason": f"did not finish in {timeout_s:g} s"}
+                return {
+                    "ok": False,
+                    "kind": "timeout",
+                    "reason": f"did not finish in {timeout_s:g} s (raise the limit with --probe-timeout)",
+                }
             if self._selector.select(min(remaining, _POLL_S)):
                 chunk = os.read(self._process.stdout.fileno(), 1 << 16)
                 if not chunk:
@@ -214,7 +218,7 @@ class Worker:
 def _memory_reason(memory_bytes: int) -> str:
     gib = memory_bytes / (1 << 30)
     shown = f"{round(gib, 2):g} GiB" if gib >= 1 else f"{memory_bytes / (1 << 20):.0f} MiB"
-    return f"ran out of memory (limit {shown})"
+    return f"ran out of memory (limit {shown}; raise it with --probe-memory, or give a smaller input in [tool.vglint.models])"
 
 
 def _resident_bytes(pid: int) -> int:

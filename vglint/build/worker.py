@@ -105,21 +105,47 @@ def _build_and_measure(job: dict[str, Any]) -> dict[str, Any]:
         inputs, time_dim = synthesise(job, model)
     except InputError as error:
         raise BuildFailure("input", str(error)) from None
+    return {"measurement": _jsonable(_measure_fitting(job, model, inputs, time_dim)), "built": built}
+
+
+def _measure_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_dim: int | None) -> Any:
+    """The measurement. A synthesised image that does not fit the model (LeNet's 28x28, a head
+    sized for 224x224) is tried at the other common sizes before giving up with the first error."""
     measure = _measure_function()
-    try:
-        measurement = measure(model, inputs, device=_device(job.get("device")), steps=job.get("steps") or 0,
-                              time_dim=time_dim)  # fmt: skip
-    except Exception as error:  # noqa: BLE001 - anything the user's forward raises
-        if _is_memory_error(error):
-            raise BuildFailure("memory", _describe(error)) from None
-        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-        given = "the configured input" if job.get("input") else "a synthesised input"
-        raise BuildFailure(
-            "forward",
-            f"the forward or backward pass with {given} of shape {shapes} raised {_describe(error)}; "
-            f"if the model takes another input, {input_line(job)}",
-        ) from None
-    return {"measurement": _jsonable(measurement), "built": built}
+    sizes = [size for size in _OTHER_IMAGE_SIZES if size != (job.get("spatial") or 32)]
+    first: tuple[Exception, list[Any]] | None = None
+    while True:
+        try:
+            return measure(model, inputs, device=_device(job.get("device")), steps=job.get("steps") or 0,
+                           time_dim=time_dim)  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - anything the user's forward raises
+            if _is_memory_error(error):
+                raise BuildFailure("memory", _describe(error)) from None
+            first = first or (error, inputs)
+            if sizes and _synthesised_image(job, inputs) and _shape_mismatch(error):
+                inputs, time_dim = synthesise({**job, "spatial": sizes.pop(0)}, model)
+                continue
+            error, inputs = first
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+            given = "the configured input" if job.get("input") else "a synthesised input"
+            raise BuildFailure(
+                "forward",
+                f"the forward or backward pass with {given} of shape {shapes} raised {_describe(error)}; "
+                f"if the model takes another input, {input_line(job)}",
+            ) from None
+
+
+#: Image sizes tried, after the configured one, when a synthesised image does not fit the model.
+_OTHER_IMAGE_SIZES = (28, 64, 224)
+
+
+def _synthesised_image(job: dict[str, Any], inputs: list[Any]) -> bool:
+    return not job.get("input") and len(inputs) == 1 and getattr(inputs[0], "dim", lambda: 0)() >= 4
+
+
+def _shape_mismatch(error: Exception) -> bool:
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("shape" in text or "size" in text)
 
 
 def build(job: dict[str, Any]) -> tuple[Any, str]:

@@ -23,8 +23,9 @@ INSTALL_HINT = (
     "(on Linux, the CPU-only build: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu)"
 )
 
-#: Failures that only need the user to say what the code cannot show: info, not warning.
-_NEEDS_CONFIG = frozenset({"needs-arguments", "input"})
+#: Failures that only need the user to say what the code cannot show (constructor arguments, the
+#: input, which a forward that raises on the synthesised one needs): info, not warning.
+_NEEDS_CONFIG = frozenset({"needs-arguments", "input", "forward"})
 
 
 @dataclass

@@ -127,9 +127,11 @@ def input_hint(graph: ModelGraph) -> dict[str, Any] | None:
     """What the model's first layer takes, for the worker to synthesise an input from: the first
     weight, embedding or recurrent layer on its deepest path (or, failing that, declared)."""
     layers = [step for step in iter_layers(graph.path) if isinstance(step, Layer)] or list(graph.declared)
-    first = next((layer for layer in layers if layer.kind in (Kind.WEIGHT, Kind.EMBEDDING, Kind.RECURRENT)), None)
-    if first is None or first.in_size is None:
-        return None
+    first = next(
+        (layer for layer in layers if layer.kind in (Kind.WEIGHT, Kind.EMBEDDING, Kind.RECURRENT, Kind.BLOCK)), None
+    )
+    if first is None or first.in_size is None or first.kind is Kind.BLOCK:
+        return None  # the worker reads the built model's first layer instead (a transformer block's d_model)
     hint = _hint(first)
     if first.kind is Kind.EMBEDDING:
         then = next((layer for layer in layers if layer.kind is Kind.RECURRENT), None)
