@@ -406,3 +406,94 @@ def test_an_unknown_device_is_a_usage_error(main, project, device):
     run = main("check", "--probe", "--device", device, "variable.py")
     assert run.code == 2
     assert f"unknown --device {device!r}" in run.stderr
+
+
+def test_a_model_defined_again_is_probed_as_defined_where_it_is_used(project):
+    """Notebook-shaped: `Net` is a sigmoid MLP, `model = Net()`, then `Net` is a BatchNorm ReLU net
+    and `model = Net()` again. The first model's findings are confirmed with the first model."""
+    first = SIGMOID_CLASS_WITH_ARGUMENTS.replace("class MLP", "class Net").replace(
+        "MLP(32, depth=20)", "Net(32, depth=20)"
+    )
+    second = (
+        PLAIN_BN_STACK.replace("class PlainNet", "class Net").replace("depth=24", "depth=3") + "\n\nmodel = Net()\n"
+    )
+    project.write("notebook.py", first + "\n\n" + second.replace("import torch.nn as nn\n", ""))
+    _, found = probe(project, "notebook.py")
+    depth = [f for f in found if f["code"] in ("VG101", "VG102", "VG103")]
+    assert depth and all(f["status"] == "confirmed" and f["evidence"]["measured_ratio"] < 1e-10 for f in depth), depth
+
+
+def test_a_layer_applied_again_gets_no_verdict(project):
+    """`[nn.Linear(32, 32), nn.Tanh()] * 16` applies one Linear 16 times: its weight gradient sums
+    every use, so the first/last ratio says nothing about depth."""
+    project.write(
+        "shared.py",
+        "import torch.nn as nn\n\nmodel = nn.Sequential(*[nn.Linear(32, 32), nn.Tanh()] * 16, nn.Linear(32, 1))\n",
+    )
+    _, found = probe(project, "shared.py")
+    depth = [f for f in found if f["code"] in ("VG101", "VG102", "VG103")]
+    assert depth
+    for finding in depth:
+        assert finding["status"] == "static"
+        assert finding["verdict"].startswith("no verdict: layer 0 is applied more than once (shared weights)")
+        assert finding["evidence"]["shared_layers"] == ["0"]
+
+
+def test_an_inference_mode_region_confirms_vg402(project):
+    project.write(
+        "retriever.py",
+        textwrap.dedent("""\
+        import torch
+        import torch.nn as nn
+
+
+        class Retriever(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.encoder = nn.Linear(16, 16)
+                self.head = nn.Linear(16, 4)
+
+            def forward(self, x):
+                with torch.inference_mode():
+                    x = self.encoder(x)
+                return self.head(x.clone())
+        """),
+    )
+    _, found = probe(project, "retriever.py")
+    finding = by_code(found, "retriever.py")["VG402"]
+    assert finding["status"] == "confirmed"
+    assert finding["verdict"] == "confirmed: encoder got no gradient"
+
+
+def test_probe_command_exits_2_when_the_model_cannot_be_built(project):
+    project.write("variable.py", SIGMOID_VARIABLE)
+    run = run_vglint("probe", "variable.py:missing", cwd=project.root, timeout=120)
+    assert run.code == 2
+    assert run.stdout.startswith("could not build variable.py:missing: ")
+
+
+def test_an_explosion_on_a_small_synthesised_image_is_measured_again_on_a_larger_one(monkeypatch):
+    """Unit: the explosion stands only if the 128x128 image shows it too (the smaller ratio wins)."""
+    import vglint.build.pool as pool
+    from vglint.probing.run import ProbeOptions, Target, _recheck_explosions
+    from vglint.rules.measured import ExplodingGradient
+
+    seen = []
+
+    def fake_run_jobs(jobs, **limits):
+        seen.extend(jobs)
+        return [{"ok": True, "measurement": {"ratio": 3.8e3}}]
+
+    monkeypatch.setattr(pool, "run_jobs", fake_run_jobs)
+    job = {"input": None, "spatial": 32, "input_hint": {"first": "Conv2d", "in_channels": 3}}
+    outcomes = [{"ok": True, "measurement": {"ratio": 2.3e4}}]
+    again = _recheck_explosions([Target("net.py", "Net", 1, job)], outcomes, ExplodingGradient(), ProbeOptions())
+    assert [j["spatial"] for j in seen] == [128]
+    assert again[0]["measurement"]["ratio"] == 3.8e3
+    seen.clear()
+    linear = {**job, "input_hint": {"first": "Linear", "in_features": 64}}
+    assert (
+        _recheck_explosions([Target("net.py", "Net", 1, linear)], outcomes, ExplodingGradient(), ProbeOptions())
+        == outcomes
+    )
+    assert seen == []

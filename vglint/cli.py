@@ -244,7 +244,8 @@ def probe_command(target, inputs, input_dtype, kwargs_json, device, steps, timeo
     """Build TARGET and print how the gradient flows through it.
 
     TARGET is `models/net.py:Net`, `pkg.module:factory`, or `models/net.py` for every model in it.
-    Exit 1 when the gradient vanishes, explodes, is cut or has a short horizon; 0 when healthy.
+    Exit 1 when the gradient vanishes, explodes, is cut or has a short horizon; 0 when healthy;
+    2 when a model could not be built.
     """
     from vglint.probing.command import probe_target
 
@@ -264,7 +265,7 @@ def probe_command(target, inputs, input_dtype, kwargs_json, device, steps, timeo
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     click.echo(text, nl=False)
-    sys.exit(EXIT_CLEAN if healthy else EXIT_FINDINGS)
+    sys.exit(EXIT_ERROR if healthy is None else EXIT_CLEAN if healthy else EXIT_FINDINGS)
 
 
 @cli.command("rules")

@@ -34,8 +34,14 @@ _TRY_TYPES = tuple(t for t in (ast.Try, getattr(ast, "TryStar", None)) if t is n
 _counter = itertools.count(1)
 
 
-def load_definitions(path: str, project_root: str | None, needed: list[str]) -> types.ModuleType:
+def load_definitions(path: str, project_root: str | None, needed: list[str], line: int | None = None,
+                     name: str | None = None) -> types.ModuleType:  # fmt: skip
     """A fresh module holding `path`'s definitions and the assignments they (or `needed`) use.
+
+    `line` and `name` say which model is built when a notebook-shaped file defines it again cell
+    after cell: a module-level variable as it is at its `line` (only the statements above it have
+    run, as in Python), a class or factory `name` as defined at `line` (its later redefinitions
+    are not run).
 
     The module is named `vglint_probe_<stem>` (made unique), has `__file__` set and is registered in
     `sys.modules`; it is never `__main__`. The file's folder and `project_root` go to the front of
@@ -48,7 +54,8 @@ def load_definitions(path: str, project_root: str | None, needed: list[str]) -> 
     tree = ast.parse(source, filename=path)
     flags = _future_flags(tree)
     package, package_parent = _package_of(path)
-    for folder in (package_parent, project_root, os.path.dirname(path)):
+    src = os.path.join(project_root, "src") if project_root else None
+    for folder in (src if src and os.path.isdir(src) else None, package_parent, project_root, os.path.dirname(path)):
         if folder:
             _to_front_of_path(os.path.abspath(folder))
 
@@ -56,6 +63,8 @@ def load_definitions(path: str, project_root: str | None, needed: list[str]) -> 
     failures: dict[str, str] = {}
     setattr(module, FAILURES_ATTRIBUTE, failures)
     for statement in statements_to_run(tree, needed):
+        if line is not None and statement.lineno > line and (name is None or name in _bound_names(statement)):
+            continue  # after the variable's line, or a later definition of the class or factory
         code = compile(ast.Module(body=[statement], type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
         try:
             exec(code, module.__dict__)  # noqa: S102 - running the definitions is the point
@@ -77,12 +86,21 @@ def statements_to_run(tree: ast.Module, needed: list[str]) -> list[ast.stmt]:
     kept = set(definitions)
     # Backwards, so an assignment pulls in only the earlier assignments its value reads.
     for statement in reversed(tree.body):
-        if (isinstance(statement, _ASSIGNMENTS) and _binds_wanted(statement, wanted, imported)) or _builds_wanted(
-            statement, wanted, imported
-        ):
+        if (
+            isinstance(statement, _ASSIGNMENTS) and (_binds_wanted(statement, wanted, imported) or _plain(statement))
+        ) or _builds_wanted(statement, wanted, imported):
             kept.add(id(statement))
             wanted |= _global_references(statement)
     return [s for s in tree.body if id(s) in kept]
+
+
+def _plain(statement: ast.stmt) -> bool:
+    """An assignment of names to names or literals, with no call (`nn_Module = nn.Module`,
+    `WIDTH = 64`): harmless, and code may reach it in ways no name shows (`sys.modules[__name__]`)."""
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    return (
+        all(isinstance(t, ast.Name) for t in targets) and statement.value is not None and not _has_call(statement.value)
+    )
 
 
 def _binds_wanted(statement: ast.stmt, wanted: set[str], imported: set[str]) -> bool:

@@ -39,6 +39,27 @@ class BuildFailure(Exception):
         self.kind = kind
 
 
+def _inference_mode_as_no_grad(torch: Any) -> None:
+    """`torch.inference_mode()` regions become `torch.no_grad()` ones. A forward with an inference
+    region raises on backward ("Inference tensors cannot be saved for backward"), which would
+    hide the very cut VG402 reports; under no_grad the layers inside simply get no gradient."""
+
+    class InferenceModeAsNoGrad(torch.no_grad):
+        def __init__(self, mode: bool = True) -> None:
+            super().__init__()
+            self.enabled = mode
+
+        def __enter__(self) -> None:
+            if self.enabled:
+                super().__enter__()
+
+        def __exit__(self, *exc: Any) -> None:
+            if self.enabled:
+                super().__exit__(*exc)
+
+    torch.inference_mode = InferenceModeAsNoGrad
+
+
 def main() -> None:
     protocol_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
     protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
@@ -60,6 +81,7 @@ def main() -> None:
         import torch
 
         ready["torch"] = torch.__version__
+        _inference_mode_as_no_grad(torch)
     _send(protocol_out, ready)
     for line in protocol_in:
         if not line.strip():
@@ -202,7 +224,8 @@ def _load(job: dict[str, Any], name: str, kind: str) -> Any:
             raise BuildFailure("import", f"importing {job['module']} raised {_describe(error)}") from None
     needed = [name.split(".")[0]] if kind in ("variable", "auto") else []
     try:
-        return load_definitions(job["file"], root, needed)
+        line = job.get("line")
+        return load_definitions(job["file"], root, needed, line, None if kind == "variable" else name.split(".")[0])
     except (SyntaxError, OSError, UnicodeDecodeError, ValueError) as error:
         raise BuildFailure("import", f"reading {job.get('file')} failed: {_describe(error)}") from None
 

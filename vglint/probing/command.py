@@ -55,17 +55,19 @@ def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype
 
 def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | None,
                  kwargs: dict[str, Any], device: str, steps: int, timeout_s: float, memory_bytes: int,
-                 output_format: str) -> tuple[str, bool]:  # fmt: skip
-    """The report and whether every model probed is healthy (a model that fails to build is not)."""
+                 output_format: str) -> tuple[str, bool | None]:  # fmt: skip
+    """The report, and whether every model probed is healthy: None when one could not be built
+    (nothing was measured of it, so neither verdict holds)."""
     from vglint.build.pool import run_jobs
     from vglint.probing.table import render
 
     jobs = _jobs(target, settings, shapes, dtype, kwargs, device, steps)
     outcomes = run_jobs([job for _, job in jobs], timeout_s=timeout_s, memory_bytes=memory_bytes)
-    healthy, parts, objects = True, [], []
+    healthy: bool | None = True
+    parts, objects, failed = [], [], False
     for (title, _), outcome in zip(jobs, outcomes):
         if not outcome.get("ok"):
-            healthy = False
+            failed = True
             line = f"could not build {title}: {outcome.get('reason')}"
             parts.append(line + "\n\n")
             objects.append({"target": title, "ok": False, "kind": outcome.get("kind"), "reason": outcome.get("reason")})
@@ -75,6 +77,7 @@ def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None
         healthy = healthy and ok
         parts.append(render(measurement, title) + f"verdict: {verdict}\n\n")
         objects.append({"target": title, "ok": True, "healthy": ok, "verdict": verdict, "measurement": measurement})
+    healthy = None if failed else healthy
     if output_format == "json":
         return json.dumps(objects, indent=2) + "\n", healthy
     return "".join(parts), healthy

@@ -240,6 +240,7 @@ class _Block:
         self.weights = [param for param_name, param in own if param_name.startswith("weight") and param.requires_grad]
         self.weights = self.weights or self.params
         self.order: int | None = None
+        self.calls = 0  # more than one: a layer applied again (`[layer] * n`), whose weight gradient sums its uses
         self.out_numel = 0
         self.out_norms: list[torch.Tensor] = []
         #: set once this block's output gradient proved too small for a float32 norm
@@ -260,6 +261,7 @@ def _measure_once(
 
     def forward_hook(block: _Block):
         def hook(module: nn.Module, args: Any, output: Any) -> None:
+            block.calls += 1
             if block.order is None:
                 block.order = next(counter)
             tensor = _first_tensor(output)
@@ -364,6 +366,7 @@ def _measure_once(
         "dtype": str(floating[0] if floating else torch.get_default_dtype()).removeprefix("torch."),
         "seeds": seeds,
         "underflow": any(numbers["underflow"] for numbers in per_seed[:1]),
+        "shared_layers": [block.name for block in ordered if block.weight_layer and block.calls > 1],
     }
 
 

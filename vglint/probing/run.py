@@ -49,6 +49,7 @@ def probe_findings(result: Result, settings: Settings, options: ProbeOptions,
         return
     outcomes = run_jobs([t.job for t in targets], timeout_s=options.timeout_s, memory_bytes=options.memory_bytes,
                         on_progress=progress)  # fmt: skip
+    outcomes = _recheck_explosions(targets, outcomes, rules.get("VG106"), options)
     added: list[Finding] = []
     for target, outcome in zip(targets, outcomes):
         span = Span.at(target.site_line)
@@ -57,7 +58,7 @@ def probe_findings(result: Result, settings: Settings, options: ProbeOptions,
                 added.append(_build_failed(rules["VG002"].finding, target, span, outcome))
             continue
         measurement = outcome["measurement"]
-        for finding in _findings_of(result.findings, target, measurement):
+        for finding in _findings_of(result.findings, target, targets, measurement):
             rule = rules.get(finding.code)
             judge(finding, measurement, rule.settings if rule is not None else {})
         if "VG106" in rules:
@@ -72,6 +73,36 @@ def probe_findings(result: Result, settings: Settings, options: ProbeOptions,
             text = ""
         result.findings.extend(unsuppressed(mine, text, filename, settings))
     result.findings.sort(key=Finding.sort_key)
+
+
+#: The image size an explosion measured on a synthesised image is measured again at.
+RECHECK_SPATIAL_SIZE = 128
+
+
+def _recheck_explosions(targets: list[Target], outcomes: list[dict], rule, options: ProbeOptions) -> list[dict]:
+    """An ImageNet-shaped network fed a 32x32 image ends in 1x1 feature maps, whose BatchNorm
+    normalises over a handful of values and inflates the gradient towards the input (ResNet-152
+    reads 2e4 at 32x32, 4e3 at 112x112). An explosion seen on a synthesised image counts only if
+    a larger image shows it too: the smaller of the two ratios decides."""
+    if rule is None:
+        return outcomes
+    from vglint.build.pool import run_jobs
+
+    suspects = [
+        index for index, (target, outcome) in enumerate(zip(targets, outcomes))
+        if outcome.get("ok") and (outcome["measurement"].get("ratio") or 0) > rule.settings["ratio-above"]
+        and not target.job.get("input") and (target.job.get("spatial") or 32) < RECHECK_SPATIAL_SIZE
+        and (target.job.get("input_hint") or {}).get("first", "Conv").startswith("Conv")
+    ]  # fmt: skip
+    if not suspects:
+        return outcomes
+    again = run_jobs([{**targets[i].job, "spatial": RECHECK_SPATIAL_SIZE} for i in suspects],
+                     timeout_s=options.timeout_s, memory_bytes=options.memory_bytes)  # fmt: skip
+    outcomes = list(outcomes)
+    for index, outcome in zip(suspects, again):
+        if outcome.get("ok") and (outcome["measurement"].get("ratio") or 0) < outcomes[index]["measurement"]["ratio"]:
+            outcomes[index] = outcome
+    return outcomes
 
 
 def _targets(result: Result, settings: Settings, options: ProbeOptions) -> list[Target]:
@@ -97,10 +128,20 @@ def _targets(result: Result, settings: Settings, options: ProbeOptions) -> list[
     return targets
 
 
-def _findings_of(findings: list[Finding], target: Target, measurement: dict) -> list[Finding]:
-    """The findings a probe of `target` judges: its own, and the file's findings without a model
-    (a training loop's VG202, a loss finding) not judged yet; a VG202 only by a recurrent model."""
-    own = [f for f in findings if f.filename == target.filename and f.model == target.model]
+def _findings_of(findings: list[Finding], target: Target, targets: list[Target], measurement: dict) -> list[Finding]:
+    """The findings a probe of `target` judges: its own (of a model defined twice under one name,
+    those at or after its definition and before the next), and the file's findings without a
+    model (a training loop's VG202, a loss finding) not judged yet; a VG202 only by a recurrent model."""
+    namesakes = sorted(t.site_line for t in targets if t.filename == target.filename and t.model == target.model)
+
+    def defined_at(finding: Finding) -> int:
+        return max((line for line in namesakes if line <= finding.span.line), default=namesakes[0])
+
+    own = [
+        f
+        for f in findings
+        if f.filename == target.filename and f.model == target.model and defined_at(f) == target.site_line
+    ]
     loose = [f for f in findings if f.filename == target.filename and f.model is None and f.verdict is None
              and f.code in VERDICT_CODES | PROFILE_CODES and (f.code != "VG202" or measurement.get("horizon") is not None)]  # fmt: skip
     return own + loose

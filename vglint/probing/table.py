@@ -44,7 +44,8 @@ def render(measurement: dict[str, Any], title: str) -> str:
             lines.append("  ".join("-" * width for width in widths))
     if not layers:
         lines.append("(no block with parameters ran in the forward pass)")
-    lines.append("* not a weight layer: left out of the first/last ratio")
+    if any(not layer.get("weight_layer") for layer in layers):
+        lines.append("* not a weight layer: left out of the first/last ratio")
     lines.append("")
     ratio = measurement.get("ratio")
     if ratio is not None:

@@ -76,6 +76,7 @@ def target_for(path: Path, filename: str, graph: ModelGraph, settings: Settings,
         "device": device,
         "steps": steps,
         "config_key": f"{filename}:{graph.name}",
+        "line": graph.span.line,  # which definition, in a file that defines the model again
     }
     return Target(filename, graph.name, graph.span.line, job)
 
@@ -159,18 +160,20 @@ def models_to_probe(
     training-loop finding without a model means the file's recurrent models), or all of them."""
     if everything:
         return list(analysis.models)
-    chosen: dict[str, ModelGraph] = {}
-    by_name = {graph.name: graph for graph in analysis.models}
+    chosen: dict[int, ModelGraph] = {}
+    by_name: dict[str, list[ModelGraph]] = {}
+    for graph in analysis.models:  # a notebook-shaped file may define `Net` or bind `model` twice
+        by_name.setdefault(graph.name, []).append(graph)
     for model, codes in codes_by_model.items():
         if not codes & (VERDICT_CODES | PROFILE_CODES):
             continue
         if model in by_name:
-            chosen.setdefault(model, by_name[model])
+            chosen.update((id(graph), graph) for graph in by_name[model])
         elif model is None and "VG202" in codes:
             for graph in analysis.models:
                 if any(layer.kind is Kind.RECURRENT for layer in [*iter_layers(graph.path), *graph.declared]):
-                    chosen.setdefault(graph.name, graph)
+                    chosen.setdefault(id(graph), graph)
                     break
         elif model is None and len(analysis.models) == 1:  # a loss finding: the file's one model
-            chosen.setdefault(analysis.models[0].name, analysis.models[0])
+            chosen.setdefault(id(analysis.models[0]), analysis.models[0])
     return list(chosen.values())

@@ -48,6 +48,7 @@ def measured_evidence(measurement: dict[str, Any]) -> dict[str, Any]:
         "device": measurement.get("device"),
         "dtype": measurement.get("dtype"),
         "seeds": measurement.get("seeds"),
+        "shared_layers": list(measurement.get("shared_layers") or []),
     }
 
 
@@ -68,7 +69,11 @@ def judge(finding: Finding, measurement: dict[str, Any], options: dict[str, Any]
 
 
 def _judge_depth(finding: Finding, measurement: dict[str, Any], options: dict[str, Any]) -> None:
-    ratio = measurement.get("ratio")
+    ratio, shared = measurement.get("ratio"), list(measurement.get("shared_layers") or [])
+    if shared and ratio is not None:
+        finding.verdict = (f"no verdict: layer {', '.join(shared[:3])} {'is' if len(shared) == 1 else 'are'} applied more than once "
+                           f"(shared weights), so a weight gradient sums every use (measured ratio {short(ratio)})")  # fmt: skip
+        return
     if ratio is None:
         finding.verdict = "no verdict: the built model has fewer than two weight layers on its path"
         return
