@@ -497,3 +497,31 @@ def test_an_explosion_on_a_small_synthesised_image_is_measured_again_on_a_larger
         == outcomes
     )
     assert seen == []
+
+
+def test_a_build_failure_names_the_first_link_of_the_chain(project):
+    """`class Net(L.LightningModule)` failed because `import lightning as L` did: the
+    message ends with the import, and the failure is an import failure."""
+    project.write(
+        "lit.py",
+        textwrap.dedent("""\
+        import torch.nn as nn
+        import lightning as L
+
+
+        class Net(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(20)])
+
+            def forward(self, x):
+                return self.body(x)
+        """),
+    )
+    _, found = probe(project, "--probe-all", "lit.py")
+    failure = by_code(found, "lit.py")["VG002"]
+    assert failure["evidence"]["kind"] == "import"
+    assert failure["message"].endswith(
+        "Net could not be defined: line 5: NameError: name 'L' is not defined, "
+        "because line 2: ModuleNotFoundError: No module named 'lightning'"
+    ), failure["message"]

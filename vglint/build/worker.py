@@ -14,6 +14,7 @@ import gc
 import importlib
 import json
 import os
+import re
 import sys
 import sysconfig
 import traceback
@@ -170,6 +171,23 @@ def _shape_mismatch(error: Exception) -> bool:
     return isinstance(error, RuntimeError) and ("shape" in text or "size" in text)
 
 
+_UNDEFINED = re.compile(r"name '(\w+)' is not defined")
+
+
+def _root_cause(failures: dict[str, str], reason: str) -> str:
+    """Where a chain of failed definitions began: `class LitNet(L.LightningModule)` failed because
+    `import lightning as L` did. The user needs the first link (No module named 'lightning')."""
+    seen: set[str] = set()
+    while (match := _UNDEFINED.search(reason)) and match[1] in failures and match[1] not in seen:
+        seen.add(match[1])
+        reason = failures[match[1]]
+    return reason
+
+
+def _with_root(reason: str, root: str) -> str:
+    return reason if root == reason else f"{reason}, because {root}"
+
+
 def build(job: dict[str, Any]) -> tuple[Any, str]:
     """The job's model and how it was built (`Net(784, 10)`); raises `BuildFailure`."""
     import torch
@@ -183,11 +201,12 @@ def build(job: dict[str, Any]) -> tuple[Any, str]:
     failures: dict[str, str] = getattr(module, FAILURES_ATTRIBUTE, {})
 
     obj: Any = module
+    head = name.split(".")[0]
+    if head in failures:  # checked first: a failed `model = model.RNNModel(...)` leaves the module `model`
+        cause = _root_cause(failures, failures[head])
+        raise BuildFailure(_failure_kind(cause), f"{head} could not be defined: {_with_root(failures[head], cause)}")
     for part in name.split("."):
         if not hasattr(obj, part):
-            head = name.split(".")[0]
-            if head in failures:
-                raise BuildFailure(_failure_kind(failures[head]), f"{head} could not be defined: {failures[head]}")
             where = job.get("module") or job.get("file")
             raise BuildFailure(
                 "not-found",
@@ -241,8 +260,9 @@ def _construction_failure(error: Exception, job: dict[str, Any], failures: dict[
             f'under [tool.vglint.models."{config_key(job)}"] in pyproject.toml',
         )
     if isinstance(error, NameError) and getattr(error, "name", None) in failures:
-        cause = failures[error.name]
-        return BuildFailure(_failure_kind(cause), f"{_describe(error)} ({error.name} could not be defined: {cause})")
+        cause = _root_cause(failures, failures[error.name])
+        said = _with_root(failures[error.name], cause)
+        return BuildFailure(_failure_kind(cause), f"{_describe(error)} ({error.name} could not be defined: {said})")
     return BuildFailure("raise", f"building the model raised {_describe(error)}{_user_frame(error)}")
 
 
