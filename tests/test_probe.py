@@ -501,7 +501,12 @@ def test_an_explosion_on_a_small_synthesised_image_is_measured_again_on_a_larger
 
 def test_a_build_failure_names_the_first_link_of_the_chain(project):
     """`class Net(L.LightningModule)` failed because `import lightning as L` did: the
-    message ends with the import, and the failure is an import failure."""
+    message ends with the import, and the failure is an import failure. (Lightning is no test
+    dependency; where it is installed, the chain does not break.)"""
+    import importlib.util
+
+    if importlib.util.find_spec("lightning") is not None:
+        pytest.skip("lightning is installed here")
     project.write(
         "lit.py",
         textwrap.dedent("""\
