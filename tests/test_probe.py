@@ -530,3 +530,34 @@ def test_a_build_failure_names_the_first_link_of_the_chain(project):
         "Net could not be defined: line 5: NameError: name 'L' is not defined, "
         "because line 2: ModuleNotFoundError: No module named 'lightning'"
     ), failure["message"]
+
+
+def test_inputs_of_different_dtypes_one_per_input(project):
+    """An image and its token ids: `dtype` gives one per input, in the configuration and on the command line."""
+    project.write(
+        "clip_like.py",
+        textwrap.dedent("""\
+        import torch.nn as nn
+
+
+        class ImageText(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.image = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 16))
+                self.text = nn.EmbeddingBag(100, 16)
+                self.head = nn.Linear(32, 1)
+
+            def forward(self, images, tokens):
+                return self.head(__import__("torch").cat([self.image(images), self.text(tokens)], 1))
+        """),
+    )
+    run = run_vglint("probe", "clip_like.py:ImageText", "--input", "4,3,8,8", "--input", "4,5", "--input-dtype", "float32",
+                     "--input-dtype", "int64", "--output-format", "json", cwd=project.root, timeout=120)  # fmt: skip
+    [report] = json.loads(run.stdout)
+    assert report["ok"] is True, report
+    assert {layer["name"] for layer in report["measurement"]["layers"]} == {"image.1", "text", "head"}
+    project.pyproject(
+        '[tool.vglint.models."clip_like.py:ImageText"]\ninput = [[4, 3, 8, 8], [4, 5]]\ndtype = ["float32", "int64"]\n'
+    )
+    _, found = probe(project, "--probe-all", "clip_like.py")
+    assert "VG002" not in by_code(found, "clip_like.py")

@@ -233,14 +233,15 @@ def inspect(paths, output_format):
 @cli.command("probe")
 @click.argument("target")
 @click.option("--input", "inputs", multiple=True, help="An input shape, e.g. 8,3,224,224 (repeat for several inputs).")
-@click.option("--input-dtype", type=click.Choice(["float32", "float64", "int64"]), help="The inputs' dtype (int64 for token ids).")
+@click.option("--input-dtype", "input_dtypes", multiple=True, type=click.Choice(["float32", "float64", "int64"]),
+              help="The inputs' dtype (int64 for token ids); repeat it to give one per --input.")
 @click.option("--kwargs", "kwargs_json", default="{}", help='Constructor or factory arguments as JSON, e.g. \'{"depth": 20}\'.')
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
 @click.option("--steps", type=click.IntRange(min=0), default=0, show_default=True, help="Optimiser steps before measuring.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per model.")
 @click.option("--memory", type=click.FloatRange(min=0.5), default=4, show_default=True, help="GiB the worker may use.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def probe_command(target, inputs, input_dtype, kwargs_json, device, steps, timeout, memory, output_format):
+def probe_command(target, inputs, input_dtypes, kwargs_json, device, steps, timeout, memory, output_format):
     """Build TARGET and print how the gradient flows through it.
 
     TARGET is `models/net.py:Net`, `pkg.module:factory`, or `models/net.py` for every model in it.
@@ -260,7 +261,8 @@ def probe_command(target, inputs, input_dtype, kwargs_json, device, steps, timeo
         raise click.UsageError("--kwargs must be a JSON object and each --input a list of positive sizes")
     settings = _settings([target.split(":")[0] if os.path.exists(target.split(":")[0]) else "."], None, False)
     try:
-        text, healthy = probe_target(target, settings, shapes or None, input_dtype, kwargs, device, steps, timeout,
+        dtype = list(input_dtypes) if len(input_dtypes) > 1 else (input_dtypes[0] if input_dtypes else None)
+        text, healthy = probe_target(target, settings, shapes or None, dtype, kwargs, device, steps, timeout,
                                      int(memory * (1 << 30)), output_format)  # fmt: skip
     except ValueError as error:
         raise click.UsageError(str(error)) from None

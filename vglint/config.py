@@ -61,7 +61,7 @@ class ModelSpec:
     args: list[Any] = field(default_factory=list)
     kwargs: dict[str, Any] = field(default_factory=dict)
     input: list[list[int]] | None = None
-    dtype: str | None = None
+    dtype: str | list[str] | None = None
 
 
 def _list_of_str(key: str, value: Any) -> list[str]:
@@ -179,11 +179,11 @@ def parse_model_spec(name: str, spec: Any) -> ModelSpec:
             for shape in value
         ):
             parsed.input = value
-        elif key == "dtype" and value in _DTYPES:
-            parsed.dtype = value
+        elif key == "dtype" and (value in _DTYPES or isinstance(value, list) and value and all(v in _DTYPES for v in value)):
+            parsed.dtype = value  # one for every input, or a list: one per input
         elif key in ("args", "kwargs", "input", "dtype"):
             expected = {"args": "a list", "kwargs": "a table", "input": "a list of shapes, e.g. [[8, 3, 32, 32]]",
-                        "dtype": "one of " + ", ".join(_DTYPES)}[key]  # fmt: skip
+                        "dtype": "one of " + ", ".join(_DTYPES) + ", or a list of them, one per input"}[key]  # fmt: skip
             raise ConfigError(f"'{name}.{key}' must be {expected}")
         else:
             raise ConfigError(f"unknown key '{name}.{key}' (keys: args, kwargs, input, dtype)")

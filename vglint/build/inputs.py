@@ -45,11 +45,18 @@ def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int |
 
     shapes = job.get("input")
     if shapes:
-        dtype_name = job.get("input_dtype") or "float32"
-        dtype = torch.long if dtype_name == "long" else getattr(torch, dtype_name)
-        if dtype_name in _INTEGER_DTYPES:
-            return [torch.randint(0, 2, tuple(shape)).to(dtype) for shape in shapes], None
-        return [torch.randn(*shape, dtype=dtype) for shape in shapes], None
+        # one dtype for every input, or one per input (an image and its token ids)
+        given = job.get("input_dtype") or "float32"
+        names = list(given) if isinstance(given, list) else [given] * len(shapes)
+        names += [names[-1] if names else "float32"] * (len(shapes) - len(names))
+        inputs = []
+        for shape, dtype_name in zip(shapes, names):
+            dtype = torch.long if dtype_name == "long" else getattr(torch, dtype_name)
+            if dtype_name in _INTEGER_DTYPES:
+                inputs.append(torch.randint(0, 2, tuple(shape)).to(dtype))
+            else:
+                inputs.append(torch.randn(*shape, dtype=dtype))
+        return inputs, None
 
     hint = job.get("input_hint") or (hint_from_model(model) if model is not None else None)
     if not hint or not hint.get("first"):

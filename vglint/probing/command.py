@@ -15,7 +15,7 @@ from vglint.source.frontend import SourceFrontend
 from vglint.source.project import find_project
 
 
-def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | None, kwargs: dict[str, Any],
+def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | list[str] | None, kwargs: dict[str, Any],
           device: str, steps: int) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
     """(title, job) for each model TARGET names."""
     where, _, name = target.rpartition(":") if ":" in target else (target, "", "")
@@ -53,7 +53,7 @@ def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype
     return jobs
 
 
-def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | None,
+def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | list[str] | None,
                  kwargs: dict[str, Any], device: str, steps: int, timeout_s: float, memory_bytes: int,
                  output_format: str) -> tuple[str, bool | None]:  # fmt: skip
     """The report, and whether every model probed is healthy: None when one could not be built
