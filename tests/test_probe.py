@@ -561,3 +561,14 @@ def test_inputs_of_different_dtypes_one_per_input(project):
     )
     _, found = probe(project, "--probe-all", "clip_like.py")
     assert "VG002" not in by_code(found, "clip_like.py")
+
+
+def test_standard_input_is_not_probed_and_says_so(project):
+    run = run_vglint("check", "--probe", "--output-format", "json", "-", cwd=project.root, input=SIGMOID_VARIABLE.encode(),
+                     timeout=120)  # fmt: skip
+    assert run.code == 1
+    assert {f["status"] for f in json.loads(run.stdout)} == {"static"}
+    assert (
+        "vglint: warning: <stdin>: not probed: standard input cannot be imported; its findings stay static"
+        in run.stderr
+    )

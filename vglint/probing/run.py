@@ -118,7 +118,13 @@ def _targets(result: Result, settings: Settings, options: ProbeOptions) -> list[
         path = Path(filename)
         try:
             analysis = SourceFrontend().analyse(filename, path.read_bytes())
-        except OSError:
+        except OSError as error:  # standard input, or a file gone since: nothing to import
+            reason = (
+                "standard input cannot be imported"
+                if result.stdin_source is not None and not path.exists()
+                else (error.strerror or str(error))
+            )
+            result.warnings.append(f"{filename}: not probed: {reason}; its findings stay static")
             continue
         lengths = [f.evidence.get("sequence_length") for f in result.findings
                    if f.filename == filename and f.code == "VG201" and f.evidence.get("sequence_length")]  # fmt: skip
