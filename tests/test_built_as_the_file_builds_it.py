@@ -136,3 +136,29 @@ def test_a_construction_in_another_module_names_that_module(project, cli):
         "Found 3 findings (3 warnings) in 1 file checked.",
         "2 models in 1 file: 2 fully analysed",
     ]
+
+
+def test_a_class_built_only_in_main_is_analysed_with_its_literal_arguments(project, cli):
+    """`model = Block(16, depth=6)` inside `main()`, which the analysis does not run: the literal
+    arguments of that call are the ones assumed, and the finding names the line."""
+    source = BLOCK_BUILT_BY_NET.split("\n\nclass Net")[0] + (
+        "\n\ndef main():\n    model = Block(16, depth=6)\n    print(model)\n\n\n"
+        'if __name__ == "__main__":\n    main()\n'
+    )
+    project.write("script.py", source)
+    result = cli("script.py", "--output-format", "json")
+    found = {(f["code"], f["model"], f["location"]["row"]): f for f in json.loads(result.stdout)}
+    assert sorted(found) == [("VG101", "Block", 11), ("VG102", "Block", 4)]
+    for finding in found.values():
+        assert finding["evidence"]["assumed"] == ["the arguments of its construction at line 16"]
+    assert found[("VG102", "Block", 4)]["evidence"]["weight_layers"] == 6
+
+
+def test_a_call_with_arguments_that_are_not_literals_is_not_assumed(project, cli):
+    source = BLOCK_BUILT_BY_NET.split("\n\nclass Net")[0] + "\n\ndef main(width):\n    return Block(width, depth=6)\n"
+    project.write("script.py", source)
+    result = cli("script.py", "--output-format", "concise", "-v")
+    assert (
+        result.stdout.splitlines()[0]
+        == "script.py:4: Block: partly analysed (unknown container item `nn.ModuleList`, line 7)"
+    )

@@ -3,6 +3,7 @@ training facts out. It never imports or runs the code it reads."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from typing import Any
@@ -154,6 +155,8 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             interp.reset_budget()
             interp.begin_model()
             construction = interp.constructions.get(id(info)) if id(info) in needing else None
+            if construction is None and id(info) in needing:  # built only where nothing runs (`main()`)
+                construction = _literal_construction(module, info.name, interp.ctx)
             if construction is not None:
                 args, kwargs, call, where = construction
                 built = f"at line {locator.span(call).line}" if where.local else f"in {where.path.name}"
@@ -190,6 +193,30 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
             guarded(info.name, build_class(info), rank)
     graphs.extend(graph for _, graph in sorted(ranked, key=lambda pair: pair[0]))
     return graphs, errors
+
+
+def _literal_construction(module: cst.Module, name: str, ctx) -> tuple[list, dict, cst.Call, Any] | None:
+    """The first call of class `name` anywhere in the file whose arguments are all literals
+    (`model = MLP(32, depth=20)` inside `main()`, which the analysis does not run): the arguments
+    a class that requires them is analysed with, as for a construction the analysis saw."""
+    found: list[tuple[list, dict, cst.Call]] = []
+
+    class Calls(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> bool:
+            func = node.func
+            called = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+            if not found and called == name and all(arg.star == "" for arg in node.args):
+                try:
+                    values = [ast.literal_eval(module.code_for_node(arg.value)) for arg in node.args]
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    return True
+                args = [v for arg, v in zip(node.args, values) if arg.keyword is None]
+                kwargs = {arg.keyword.value: v for arg, v in zip(node.args, values) if arg.keyword is not None}
+                found.append((args, kwargs, node))
+            return not found
+
+    module.visit(Calls())
+    return (*found[0], ctx) if found else None
 
 
 def _requires_arguments(info, interp: Interpreter) -> bool:
