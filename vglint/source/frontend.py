@@ -75,7 +75,7 @@ def _model_graph(interp: Interpreter, name: str, site: Any, value: Any) -> Model
                       outputs=[t.path for t in outputs], assumed=assumed)  # fmt: skip
 
 
-def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph], list[str]]:
+def build_models(interp: Interpreter, locator: Locator, text: str = "") -> tuple[list[ModelGraph], list[str]]:
     """Every model of the file: module-level models, model classes, and model-returning functions."""
     module = interp.module
     errors: list[str] = []
@@ -150,13 +150,20 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
     classes = [info for info in interp.ctx.class_defs.values() if id(info) not in built_classes and interp.is_module_class(info)]
     needing = {id(info) for info in classes if _requires_arguments(info, interp)}
 
+    literals: dict[str, tuple[list, dict, cst.Call]] | None = None
+
     def build_class(info) -> ModelGraph:
         def make():
+            nonlocal literals
             interp.reset_budget()
             interp.begin_model()
             construction = interp.constructions.get(id(info)) if id(info) in needing else None
             if construction is None and id(info) in needing:  # built only where nothing runs (`main()`)
-                construction = _literal_construction(module, info.name, interp.ctx)
+                if literals is None:  # one walk of the file, and only when its text shows such a call
+                    named = [i.name for i in classes if id(i) in needing]
+                    literals = literal_constructions(module) if _shows_literal_call(text, named) else {}
+                literal = literals.get(info.name)
+                construction = None if literal is None else (*literal, interp.ctx)
             if construction is not None:
                 args, kwargs, call, where = construction
                 built = f"at line {locator.span(call).line}" if where.local else f"in {where.path.name}"
@@ -195,28 +202,46 @@ def build_models(interp: Interpreter, locator: Locator) -> tuple[list[ModelGraph
     return graphs, errors
 
 
-def _literal_construction(module: cst.Module, name: str, ctx) -> tuple[list, dict, cst.Call, Any] | None:
-    """The first call of class `name` anywhere in the file whose arguments are all literals
-    (`model = MLP(32, depth=20)` inside `main()`, which the analysis does not run): the arguments
-    a class that requires them is analysed with, as for a construction the analysis saw."""
-    found: list[tuple[list, dict, cst.Call]] = []
+def _shows_literal_call(text: str, names: list[str]) -> bool:
+    """Whether the text has a call of one of `names` with only literal arguments (`MLP(32, depth=20)`):
+    a quick look before the walk of the whole tree that `literal_constructions` costs. A model's
+    config (`BertModel(config)`) is no literal, so transformers' files are never walked."""
+    if not names:
+        return False
+    # one scan of the text for all of them; arguments may hold one level of brackets (`kernel=(3, 3)`)
+    pattern = rf"\b(?:{'|'.join(map(re.escape, names))})\(((?:[^()]|\([^()]*\))*)\)"
+    for match in re.finditer(pattern, text):
+        try:
+            call = ast.parse(f"f({match[1]})", mode="eval").body
+            [ast.literal_eval(a) for a in call.args] + [ast.literal_eval(k.value) for k in call.keywords]
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, AttributeError):
+            continue
+        return True
+    return False
+
+
+def literal_constructions(module: cst.Module) -> dict[str, tuple[list, dict, cst.Call]]:
+    """By the name called (`MLP`, `models.MLP`), the first call in the file whose arguments are all
+    literals: `model = MLP(32, depth=20)` inside `main()`, which the analysis does not run. A class
+    that requires arguments is analysed with them, as with a construction the analysis saw."""
+    found: dict[str, tuple[list, dict, cst.Call]] = {}
 
     class Calls(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> bool:
+        def visit_Call(self, node: cst.Call) -> None:
             func = node.func
             called = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
-            if not found and called == name and all(arg.star == "" for arg in node.args):
-                try:
-                    values = [ast.literal_eval(module.code_for_node(arg.value)) for arg in node.args]
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    return True
-                args = [v for arg, v in zip(node.args, values) if arg.keyword is None]
-                kwargs = {arg.keyword.value: v for arg, v in zip(node.args, values) if arg.keyword is not None}
-                found.append((args, kwargs, node))
-            return not found
+            if called is None or called in found or any(arg.star for arg in node.args):
+                return
+            try:
+                values = [ast.literal_eval(module.code_for_node(arg.value)) for arg in node.args]
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return
+            args = [v for arg, v in zip(node.args, values) if arg.keyword is None]
+            kwargs = {arg.keyword.value: v for arg, v in zip(node.args, values) if arg.keyword is not None}
+            found[called] = (args, kwargs, node)
 
     module.visit(Calls())
-    return (*found[0], ctx) if found else None
+    return found
 
 
 def _requires_arguments(info, interp: Interpreter) -> bool:
@@ -360,7 +385,7 @@ def _analyse_once(module, filename, text, locator, imports, options: dict[str, s
     """One analysis of the file under the given string options; and whether the file trains."""
     interp = Interpreter(module, imports, locator, filename)
     interp.option_values = options
-    models, errors = build_models(interp, locator)
+    models, errors = build_models(interp, locator, text)
     facts = interp.facts
     backward_functions, module_trains = scan_training_code(module, imports, text, facts, interp.site)
     errors += run_training_code(interp, backward_functions, module_trains)
