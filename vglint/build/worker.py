@@ -134,12 +134,14 @@ def _build_and_measure(job: dict[str, Any]) -> dict[str, Any]:
 def _measure_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_dim: int | None) -> Any:
     """The measurement. A synthesised image that does not fit the model (LeNet's 28x28, a head
     sized for 224x224) is tried at the other common sizes before giving up with the first error."""
+    from vglint.probing.measure import pick_device  # torch is loaded by now, under the memory cap
+
     measure = _measure_function()
     sizes = [size for size in _OTHER_IMAGE_SIZES if size != (job.get("spatial") or 32)]
     first: tuple[Exception, list[Any]] | None = None
     while True:
         try:
-            return measure(model, inputs, device=_device(job.get("device")), steps=job.get("steps") or 0,
+            return measure(model, inputs, device=pick_device(job.get("device")), steps=job.get("steps") or 0,
                            time_dim=time_dim)  # fmt: skip
         except Exception as error:  # noqa: BLE001 - anything the user's forward raises
             if _is_memory_error(error):
@@ -286,19 +288,6 @@ def _measure_function():
         return getattr(importlib.import_module(module_name), function_name or "measure")
     except (ImportError, AttributeError) as error:
         raise BuildFailure("internal", f"the measurement {spec} cannot be loaded: {_describe(error)}") from None
-
-
-def _device(name: str | None) -> str:
-    """ "auto" (or none): cuda, then mps, where present, else cpu; any other name as given."""
-    if name not in (None, "", "auto"):
-        return name
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def _import_torch() -> dict[str, str] | None:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from vglint.findings import Finding, Severity, Span, Status
+from vglint.probing.verdicts import short as short_number
 
 #: A first weight layer with less than this share of the last one's relative gradient is vanishing.
 VANISHING_RATIO = 1e-2
@@ -49,8 +50,8 @@ _DROPOUT_OWNERS = (nn.RNNBase, nn.MultiheadAttention, nn.TransformerEncoderLayer
 
 
 def pick_device(name: str | None) -> str:
-    """ "auto" or None: the best accelerator present (cuda, then mps), else cpu; any other name as given."""
-    if name not in (None, "auto"):
+    """ "auto", "" or None: the best accelerator present (cuda, then mps), else cpu; any other name as given."""
+    if name not in (None, "", "auto"):
         return name
     if torch.cuda.is_available():
         return "cuda"
@@ -212,16 +213,6 @@ def findings_for(report: ProbeReport, *, model: str | None = None, filename: str
             )
         )
     return findings
-
-
-def short_number(value: float) -> str:
-    """One or two significant digits: 3e-18, 0.009, 190, 2e+05."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g}"
-    exponent = math.floor(math.log10(abs(value)))
-    if -3 <= exponent <= 3:
-        return f"{round(value, 1 - exponent):g}"
-    return f"{value:.1g}"
 
 
 # --- one measurement --------------------------------------------------------------------------------------------

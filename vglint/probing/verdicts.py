@@ -10,6 +10,7 @@ initialised network, so a probe at initialisation never refutes them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from vglint.findings import Finding, Span, Status
@@ -28,13 +29,14 @@ _NO_VERDICT = {
 }
 
 
-def short(number: float) -> str:
-    """3e-18, 0.009, 0.14, 190, 2e+05: what a reader compares at a glance."""
-    if number == 0:
-        return "0"
-    if 1e-3 <= abs(number) < 1e4:
-        return f"{number:.2g}"
-    return f"{number:.0e}".replace("e-0", "e-").replace("e+0", "e+")
+def short(value: float) -> str:
+    """One or two significant digits, what a reader compares at a glance: 3e-18, 0.009, 190, 2e+05."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    exponent = math.floor(math.log10(abs(value)))
+    if -3 <= exponent <= 3:
+        return f"{round(value, 1 - exponent):g}"
+    return f"{value:.1g}"
 
 
 def measured_evidence(measurement: dict[str, Any]) -> dict[str, Any]:
