@@ -31,7 +31,8 @@ def make_mlp(depth=20, width=64):
     return nn.Sequential(*layers, nn.Linear(width, 1))
 """
 
-SIGMOID_CLASS_WITH_ARGUMENTS = """\
+#: A sigmoid MLP class that requires its width and depth.
+SIGMOID_CLASS = """\
 import torch.nn as nn
 
 
@@ -45,26 +46,11 @@ class MLP(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-
-
-model = MLP(32, depth=20)
 """
 
-SIGMOID_CLASS_BUILT_IN_MAIN = """\
-import torch.nn as nn
+SIGMOID_CLASS_WITH_ARGUMENTS = SIGMOID_CLASS + "\n\nmodel = MLP(32, depth=20)\n"
 
-
-class MLP(nn.Module):
-    def __init__(self, width, depth):
-        super().__init__()
-        blocks = []
-        for _ in range(depth):
-            blocks += [nn.Linear(width, width), nn.Sigmoid()]
-        self.net = nn.Sequential(*blocks)
-
-    def forward(self, x):
-        return self.net(x)
-
+SIGMOID_CLASS_BUILT_IN_MAIN = SIGMOID_CLASS + """
 
 def main():
     model = MLP(32, depth=20)
