@@ -2,8 +2,8 @@
 
 Usage: ``python benchmarks/probe.py [--device cpu]``
 
-Why these numbers: the probe measures one forward and one backward per seed (three seeds,
-the backward passes sharing one retained graph), so its cost is bounded by the model's own
+Why these numbers: the probe measures one forward and one backward pass per seed (three seeds,
+`torch.autograd.grad` through one retained graph), so its cost is bounded by the model's own
 training step; the goal is at most 3x one plain forward+backward. The "1 fwd + 3 bwd alone"
 column is that floor without any measuring: (1 + 3r) / (1 + r) for a backward r times the
 forward, so the probe's own overhead is the difference between the two ratios. ``import torch`` is paid
@@ -151,7 +151,7 @@ def row(label: str, model: nn.Module, inputs: list[torch.Tensor], time_dim: int 
         "floor": functools.partial(floor_step, model, inputs),
         "probe": probe_once,
     }
-    medians = interleaved_medians(actions, {"plain": 5, "floor": 3, "probe": 3}, device)
+    medians = interleaved_medians(actions, {"plain": 15, "floor": 9, "probe": 9}, device)
     plain, floor, probed = medians["plain"], medians["floor"], medians["probe"]
     verdict = "ok" if probed / plain <= GOAL else "over"
     numbers = f"{measured['ratio']:.2g}" + (f", horizon {measured['horizon']}" if time_dim is not None else "")
@@ -174,7 +174,7 @@ def main() -> None:
     ]
     print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print(
-        "| model | forward+backward (median of 5) | measure() (median of 3) | ratio | goal "
+        "| model | forward+backward (median of 15) | measure() (median of 9) | ratio | goal "
         "| 1 fwd + 3 bwd alone | measured first/last |"
     )
     print("|---|---:|---:|---:|---|---:|---:|")
