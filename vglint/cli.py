@@ -85,19 +85,53 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings only, without the summary and coverage lines.")
 @click.option("-v", "--verbose", is_flag=True, help="List each model with what was understood of it, and why not all.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (2 still means vglint failed).")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), help="Lowest severity that fails the run [default: warning].")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    help="Lowest severity that fails the run [default: warning].",
+)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read [tool.vglint] from this file.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Parallel processes; 0 means one per CPU.")
-@click.option("--probe", is_flag=True, help="Build each flagged model and confirm or refute its findings with a measured backward pass (needs torch).")
+@click.option(
+    "--graph", is_flag=True, help="Build every model and run the rules on its recorded forward pass too (needs torch)."
+)
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Build each flagged model and confirm or refute its findings with a measured backward pass (needs torch).",
+)
 @click.option("--probe-all", is_flag=True, help="With --probe: probe every model found, flagged or not.")
-@click.option("--device", default="auto", show_default=True, help="Probe device: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
-@click.option("--probe-timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds each model may take to build and probe.")
-@click.option("--probe-memory", type=click.FloatRange(min=0.5), default=4, show_default=True, help="GiB of memory the probe's worker may use.")
-@click.option("--probe-steps", type=click.IntRange(min=0), default=0, show_default=True, help="Optimiser steps (Adam, lr 1e-3) on synthetic targets before measuring.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Probe device: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.",
+)
+@click.option(
+    "--probe-timeout",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds each model may take to build and probe.",
+)
+@click.option(
+    "--probe-memory",
+    type=click.FloatRange(min=0.5),
+    default=4,
+    show_default=True,
+    help="GiB of memory the probe's worker may use.",
+)
+@click.option(
+    "--probe-steps",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Optimiser steps (Adam, lr 1e-3) on synthetic targets before measuring.",
+)
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_exclude, stdin_filename,
           output_format, output_file, statistics, quiet, verbose, exit_zero, fail_on, config_file, isolated, jobs,
-          probe, probe_all, device, probe_timeout, probe_memory, probe_steps):  # fmt: skip
+          graph, probe, probe_all, device, probe_timeout, probe_memory, probe_steps):  # fmt: skip
     """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
     from vglint import engine, report
     from vglint.coverage import coverage_line, model_listing
@@ -120,13 +154,20 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     if fail_on:
         settings.fail_on = Severity.parse(fail_on)
     probe = probe or probe_all
-    if probe:
+    if probe or graph:
         _require_torch()
+    if probe:
         _check_device(device)
 
     result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1,
                                 force_exclude=force_exclude, stdin_filename=stdin_filename,
                                 detail=verbose and not quiet and output_format != "json" and not statistics)  # fmt: skip
+    if graph:
+        from vglint.graph.run import graph_findings
+        from vglint.probing.run import ProbeOptions, progress_bar
+
+        graph_findings(result, settings, ProbeOptions(timeout_s=probe_timeout, memory_bytes=int(probe_memory * (1 << 30))),
+                       detail=verbose, progress=progress_bar())  # fmt: skip
     if probe:
         from vglint.probing.run import ProbeOptions, probe_findings, progress_bar
 
@@ -233,11 +274,22 @@ def inspect(paths, output_format):
 @cli.command("probe")
 @click.argument("target")
 @click.option("--input", "inputs", multiple=True, help="An input shape, e.g. 8,3,224,224 (repeat for several inputs).")
-@click.option("--input-dtype", "input_dtypes", multiple=True, type=click.Choice(["float32", "float64", "int64"]),
-              help="The inputs' dtype (int64 for token ids); repeat it to give one per --input.")
-@click.option("--kwargs", "kwargs_json", default="{}", help='Constructor or factory arguments as JSON, e.g. \'{"depth": 20}\'.')
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
-@click.option("--steps", type=click.IntRange(min=0), default=0, show_default=True, help="Optimiser steps before measuring.")
+@click.option(
+    "--input-dtype",
+    "input_dtypes",
+    multiple=True,
+    type=click.Choice(["float32", "float64", "int64"]),
+    help="The inputs' dtype (int64 for token ids); repeat it to give one per --input.",
+)
+@click.option(
+    "--kwargs", "kwargs_json", default="{}", help="Constructor or factory arguments as JSON, e.g. '{\"depth\": 20}'."
+)
+@click.option(
+    "--device", default="auto", show_default=True, help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps."
+)
+@click.option(
+    "--steps", type=click.IntRange(min=0), default=0, show_default=True, help="Optimiser steps before measuring."
+)
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per model.")
 @click.option("--memory", type=click.FloatRange(min=0.5), default=4, show_default=True, help="GiB the worker may use.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)

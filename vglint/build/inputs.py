@@ -64,25 +64,26 @@ def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int |
     first = hint["first"]
     length = job.get("sequence_length") or DEFAULT_SEQUENCE_LENGTH
     spatial = job.get("spatial") or 32
+    batch = job.get("batch") or BATCH  # the graph front-end's structure pass feeds a smaller one
     if first == "Linear":
-        return [torch.randn(BATCH, _positive(hint, "in_features", job))], None
+        return [torch.randn(batch, _positive(hint, "in_features", job))], None
     if first in ("Conv1d", "Conv2d", "Conv3d"):
         dims = int(first[4])
         channels = _positive(hint, "in_channels", job)
-        return [torch.randn(BATCH, channels, *([spatial] * dims))], None
+        return [torch.randn(batch, channels, *([spatial] * dims))], None
     if first == "Embedding":
         then = hint.get("then") or {}
         batch_first = then.get("batch_first", True) if then.get("first") in _RECURRENT else True
-        shape = (BATCH, length) if batch_first else (length, BATCH)
+        shape = (batch, length) if batch_first else (length, batch)
         return [torch.randint(0, _positive(hint, "num_embeddings", job), shape)], 1 if batch_first else 0
     if first == "Sequence":  # a transformer encoder fed embeddings: no time axis to measure a horizon on
         size = _positive(hint, "features", job)
-        return [torch.randn(BATCH, length, size) if hint.get("batch_first") else torch.randn(length, BATCH, size)], None
+        return [torch.randn(batch, length, size) if hint.get("batch_first") else torch.randn(length, batch, size)], None
     if first in _RECURRENT:
         size = _positive(hint, "input_size", job)
         if hint.get("batch_first", False):
-            return [torch.randn(BATCH, length, size)], 1
-        return [torch.randn(length, BATCH, size)], 0
+            return [torch.randn(batch, length, size)], 1
+        return [torch.randn(length, batch, size)], 0
     raise InputError(f"cannot make an input for a first layer {first}: {input_line(job)}")
 
 

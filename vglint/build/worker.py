@@ -1,4 +1,5 @@
-"""The probe's child process: builds users' models and measures a short backward pass on them.
+"""The probe's child process: builds users' models and measures a short backward pass on them
+(or, for a job with `"mode": "graph"`, records one forward pass for the graph front-end).
 
 Run as `python -m vglint.build.worker`: one JSON job per line on stdin, one JSON result per line on
 the original stdout (the user's prints go to stderr). The first line it writes is a ready line
@@ -62,6 +63,9 @@ def _inference_mode_as_no_grad(torch: Any) -> None:
 
 
 def main() -> None:
+    # run as `python -m`, this module is `__main__`: the graph job's `from vglint.build.worker import
+    # BuildFailure` must get this module's class, or run_job would not catch it
+    sys.modules.setdefault("vglint.build.worker", sys.modules[__name__])
     protocol_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
     protocol_out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     # User code prints, reads stdin and may write to fd 1 from C: none of it may reach the protocol.
@@ -105,6 +109,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     saved_path = list(sys.path)
     saved_modules = set(sys.modules)
     try:
+        if job.get("mode") == "graph":
+            from vglint.graph.build import record_job
+
+            return {"id": job.get("id"), "ok": True, **_jsonable(record_job(job))}
         return {"id": job.get("id"), "ok": True, **_build_and_measure(job)}
     except BuildFailure as failure:
         return {"id": job.get("id"), "ok": False, "kind": failure.kind, "reason": str(failure)}

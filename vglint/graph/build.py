@@ -1,0 +1,96 @@
+"""The worker's graph job: build the model as the probe does, record one forward pass (imports torch).
+
+The model is first built on the `meta` device, which allocates no memory and runs no init, so a
+declared billion-parameter model costs nothing. A model small enough to hold is then built again
+on the CPU: its weights show the init actually applied (custom schemes count without reading
+their code) and its forward runs on real values. A model that cannot be built or run on meta
+(`.item()` in `__init__`, data-dependent shapes) is built and run on the CPU. The device used
+goes into the result and from there into each finding's evidence.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vglint.build.worker import MEMORY_ENV
+
+#: Models whose float32 parameters take up to this share of the worker's memory cap are built on
+#: the CPU too, to measure their init (VGG-16's 138M parameters under the default 4 GiB).
+CPU_SHARE = 1 / 4
+#: Image sizes tried, after the configured one, when a synthesised image does not fit the model.
+_OTHER_IMAGE_SIZES = (28, 64, 224)
+
+
+def record_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The job's model, recorded: {"graph": {...nodes...}, "built": "Net(784, 10)"}; raises BuildFailure."""
+    import torch
+
+    from vglint.build.worker import BuildFailure, build
+    from vglint.graph.record import construction_sites
+
+    torch.manual_seed(0)
+    meta_error = None
+    with construction_sites():
+        try:
+            with torch.device("meta"):
+                model, built = build(job)
+            parameters = sum(p.numel() for p in model.parameters())
+        except BuildFailure as failure:
+            if failure.kind in ("import", "not-found", "not-a-module", "needs-arguments"):
+                raise  # the CPU would fail the same way
+            meta_error, parameters = str(failure), None
+        except ValueError as error:  # a lazy module's parameters have no size until a forward pass
+            meta_error, parameters = str(error), None
+        device = "meta"
+        cap = int(os.environ.get(MEMORY_ENV) or 4 << 30)
+        if parameters is None or parameters * 4 <= cap * CPU_SHARE:
+            torch.manual_seed(0)
+            model, built = build(job)
+            device = "cpu"
+    try:
+        recorded = _recorded(job, model, device)
+    except BuildFailure:
+        if device != "meta":
+            raise
+        torch.manual_seed(0)
+        with construction_sites():
+            model, built = build(job)
+        device = "cpu"
+        meta_error = "the forward pass cannot run on the meta device"
+        recorded = _recorded(job, model, device)
+    recorded["device"] = device
+    if meta_error and device == "cpu" and parameters is None:
+        recorded["meta_error"] = meta_error
+    return {"graph": recorded, "built": built}
+
+
+def _recorded(job: dict[str, Any], model: Any, device: str) -> dict[str, Any]:
+    from vglint.build.inputs import InputError, input_line, synthesise
+    from vglint.build.worker import BuildFailure, _describe, _is_memory_error
+    from vglint.graph.record import record
+
+    try:
+        inputs, _ = synthesise(job, model)
+    except InputError as error:
+        raise BuildFailure("input", str(error)) from None
+    sizes = [size for size in _OTHER_IMAGE_SIZES if size != (job.get("spatial") or 32)]
+    first: Exception | None = None
+    while True:
+        try:
+            return record(model, [t.to(device) if hasattr(t, "to") else t for t in inputs])
+        except Exception as error:  # noqa: BLE001 - anything the user's forward raises
+            if _is_memory_error(error):
+                raise BuildFailure("memory", _describe(error)) from None
+            first = first or error
+            synthesised = not job.get("input") and len(inputs) == 1 and getattr(inputs[0], "dim", lambda: 0)() >= 4
+            if sizes and synthesised and isinstance(error, RuntimeError):
+                inputs, _ = synthesise({**job, "spatial": sizes.pop(0)}, model)
+                continue
+            given = "the configured input" if job.get("input") else "a synthesised input"
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs if hasattr(t, "shape"))
+            raise BuildFailure(
+                "forward",
+                f"the forward pass on {device} with {given} of shape {shapes} raised {_describe(first)}; "
+                f"if the model takes another input, {input_line(job)}",
+            ) from None

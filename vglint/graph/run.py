@@ -1,0 +1,147 @@
+"""`vglint check --graph`: build every model the static front-end found, in the probe's isolated
+worker, record one forward pass, lower it to the IR and run the same rules on it (torch-free).
+
+A file's findings are then those of its analysis with each built model's graph in place of the
+static one; the training-code facts (losses, loops, clipping) stay the static front-end's, since
+only the source shows them. One finding per rule and model: where the graph and the source
+disagree the graph wins, and a finding the source alone did not give says `from the built model`.
+A model that cannot be built keeps its static findings and gets a VG002 saying why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vglint.analysis import FileAnalysis
+from vglint.config import Settings
+from vglint.coverage import file_coverage
+from vglint.engine import Result, check_analysis, make_rules, unsuppressed
+from vglint.findings import Finding, Span
+from vglint.graph.lower import lower
+from vglint.ir import ModelGraph
+from vglint.probing.run import _NEEDS_CONFIG, ProbeOptions, _build_failed
+from vglint.probing.targets import Target, target_for
+from vglint.source.frontend import SourceFrontend
+
+FROM_GRAPH = "from the built model"
+#: The synthesised input of the structure pass: the recorded dataflow does not depend on its size
+#: (a 48-layer encoder fed the probe's 8 x 256 tokens holds 6 GB of activations).
+STRUCTURE_BATCH = 2
+STRUCTURE_LENGTH = 16
+
+
+@dataclass
+class GraphOutcome:
+    """One model's graph, or why there is none."""
+
+    target: Target
+    graph: ModelGraph | None
+    device: str | None
+    failure: dict | None = None
+
+
+def build_graphs(files: list[tuple[Path, str, FileAnalysis]], settings: Settings, options: ProbeOptions,
+                 progress: Callable[[int, int], None] | None = None) -> list[list[GraphOutcome]]:  # fmt: skip
+    """Build and lower every model of the analysed files, in one worker; the outcomes by file."""
+    from vglint.build.pool import run_jobs
+
+    targets = []
+    for path, filename, analysis in files:
+        for graph in analysis.models:
+            target = target_for(path, filename, graph, settings, STRUCTURE_LENGTH, "cpu", 0)
+            target.job.update(mode="graph", batch=STRUCTURE_BATCH)
+            targets.append((target, graph, path))
+    results = iter(run_jobs([t.job for t, _, _ in targets], timeout_s=options.timeout_s,
+                            memory_bytes=options.memory_bytes, on_progress=progress))  # fmt: skip
+    by_target = []
+    for (target, static, path), result in zip(targets, results):
+        if not result.get("ok"):
+            by_target.append(GraphOutcome(target, None, None, result))
+            continue
+        recorded = result["graph"]
+        graph = lower(recorded, name=static.name, filename=str(path), site=static.site)
+        by_target.append(GraphOutcome(target, graph, recorded.get("device")))
+    outcomes, start = [], 0
+    for _, _, analysis in files:
+        outcomes.append(by_target[start : start + len(analysis.models)])
+        start += len(analysis.models)
+    return outcomes
+
+
+def graph_findings(result: Result, settings: Settings, options: ProbeOptions, detail: bool = False,
+                   progress: Callable[[int, int], None] | None = None) -> None:  # fmt: skip
+    """Replace each checked file's findings by those of its analysis with the built models' graphs."""
+    rules = make_rules(settings)
+    vg002 = next((rule for rule in rules if rule.code == "VG002"), None)
+    files = []
+    for coverage in result.coverage:
+        path = Path(coverage.filename)
+        try:
+            analysis = SourceFrontend().analyse(coverage.filename, path.read_bytes())
+        except OSError:
+            result.warnings.append(f"{coverage.filename}: not built: standard input cannot be imported; "
+                                   "its findings stay static")  # fmt: skip
+            continue
+        if analysis.unreadable is None and analysis.models:
+            files.append((path, coverage.filename, analysis))
+    position = {c.filename: index for index, c in enumerate(result.coverage)}
+    for (path, filename, analysis), outcomes in zip(files, build_graphs(files, settings, options, progress)):
+        for outcome, static in zip(outcomes, analysis.models):
+            if outcome.graph is not None:
+                _adopt_source_facts(outcome.graph, static)
+        merged = dataclasses.replace(analysis, models=[o.graph or s for o, s in zip(outcomes, analysis.models)])
+        findings, errors = check_analysis(merged, rules, settings)
+        findings += [
+            f for f in result.findings if f.filename == filename and f.evidence.get("cut") in _PYTHON_VALUE_CUTS
+        ]
+        result.internal_errors.extend(errors)
+        static = {_key(f) for f in result.findings if f.filename == filename}
+        built = {o.graph.name: o.device for o in outcomes if o.graph is not None}
+        for finding in findings:
+            if finding.model in built:
+                finding.evidence["graph_device"] = built[finding.model]
+                if _key(finding) not in static:
+                    finding.message = f"{finding.message} ({FROM_GRAPH})"
+        failed = [_build_failed(vg002.finding, o.target, Span.at(o.target.site_line), o.failure)
+                  for o, s in zip(outcomes, analysis.models) if vg002 is not None and _worth_saying(o, s)]  # fmt: skip
+        result.findings = [f for f in result.findings if f.filename != filename]
+        result.findings.extend(findings + unsuppressed(failed, analysis.text, filename, settings))
+        result.coverage[position[filename]] = file_coverage(merged, detail)
+    result.findings.sort(key=Finding.sort_key)
+
+
+#: Cuts into Python numbers (`.item()`): the recorder cannot follow `t = x.item() + 1e-3` through
+#: Python's own arithmetic, so these findings of the source stand in graph mode.
+_PYTHON_VALUE_CUTS = frozenset({"item()", "tolist()", "numpy()"})
+
+
+def _adopt_source_facts(graph: ModelGraph, static: ModelGraph) -> None:
+    """What the source shows of a built layer that the build cannot: its site object (the key of
+    the tensors the file feeds it, `torch.randn(32, 1000, 8)` for VG201), and whether the file's
+    training code freezes it (`p.requires_grad = False` in `main()`, which the build does not run).
+    A layer is matched by its name in the model, else by its op and line."""
+    by_name = {layer.name: layer for layer in static.declared if layer.name}
+    by_line = {(layer.op, layer.span.line): layer for layer in static.declared if layer.site.local}
+    for layer in graph.declared:
+        source = by_name.get(layer.name) or by_line.get((layer.op, layer.span.line))
+        if source is None:
+            continue
+        layer.frozen = layer.frozen or source.frozen
+        if source.site.local and source.span.line == layer.span.line:
+            layer.site = source.site
+
+
+def _worth_saying(outcome: GraphOutcome, static: ModelGraph) -> bool:
+    """A failed build is a VG002 unless it only lacked what the code does not show (constructor
+    arguments, an input) for a model the source already fully showed: the helper blocks that other
+    models build with arguments would otherwise fill the output with notes that change nothing."""
+    if outcome.failure is None:
+        return False
+    return outcome.failure.get("kind") not in _NEEDS_CONFIG or static.uncertain or static.approximate
+
+
+def _key(finding: Finding) -> tuple:
+    return (finding.code, finding.model, finding.span.line, finding.message)
