@@ -255,14 +255,25 @@ def _settings(paths: list[str], config_file: str | None, isolated: bool, stdin_f
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def inspect(paths, output_format):
+@click.option(
+    "--graph", is_flag=True, help="Build each model too and show the built model's path beside (needs torch)."
+)
+def inspect(paths, output_format, graph):
     """Show each model's deepest path, depth, saturating runs, normalisations, skips and estimate."""
     from vglint.describe import describe_paths, render_text
 
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"path does not exist: {missing[0]}")
-    models, problems = describe_paths(list(paths), _settings(list(paths), None, False))
+    settings = _settings(list(paths), None, False)
+    if graph:
+        _require_torch()
+    models, problems = describe_paths(list(paths), settings)
+    if graph:
+        from vglint.graph.run import describe_built
+        from vglint.probing.run import ProbeOptions
+
+        describe_built(models, settings, ProbeOptions())
     for problem in problems:
         click.echo(f"vglint: warning: {problem}", err=True)
     if output_format == "json":

@@ -76,8 +76,25 @@ def _note(model: dict[str, Any]) -> str:
         groups.setdefault(effect, []).append(f"{reason['what']}{where}")
     if not groups and model["approximate"]:
         groups["approximate"] = ["forward not followed"]
-    parts = [f"{effect}: {'; '.join(items)}" for effect, items in sorted(groups.items(), key=lambda kv: kv[0] != "uncertain")]
+    parts = [
+        f"{effect}: {'; '.join(items)}" for effect, items in sorted(groups.items(), key=lambda kv: kv[0] != "uncertain")
+    ]
     return f"  ({'; '.join(parts)})" if parts else ""
+
+
+def _built_text(model: dict[str, Any]) -> str:
+    """The built model's numbers under `inspect --graph`, or why there are none."""
+    if "built_error" in model:
+        return f"  built:         not built: {model['built_error']}\n"
+    built = model.get("built")
+    if built is None:
+        return ""
+    return (
+        f"  built path:    {built['deepest_path'] or '(empty)'}  (on {built['device']})\n"
+        f"  built depth:   {built['weight_layers']} weight layers, saturating "
+        f"{', '.join(map(str, built['saturating_runs'])) or 'none'}, norms {built['normalizations']}, "
+        f"skips {built['skips']}, estimate {built['estimated_attenuation']:.1e}\n"
+    )
 
 
 def render_text(models: list[dict[str, Any]]) -> str:
@@ -90,6 +107,6 @@ def render_text(models: list[dict[str, Any]]) -> str:
             f"  weight layers: {m['weight_layers']}\n"
             f"  saturating:    {', '.join(map(str, m['saturating_runs'])) or 'none'}\n"
             f"  norms: {m['normalizations']}   skips: {m['skips']}\n"
-            f"  estimate:      {m['estimated_attenuation']:.1e}\n"
+            f"  estimate:      {m['estimated_attenuation']:.1e}\n" + _built_text(m)
         )
     return "\n".join(blocks) if blocks else "no models found\n"

@@ -145,3 +145,33 @@ def _worth_saying(outcome: GraphOutcome, static: ModelGraph) -> bool:
 
 def _key(finding: Finding) -> tuple:
     return (finding.code, finding.model, finding.span.line, finding.message)
+
+
+def describe_built(models: list[dict], settings: Settings, options: ProbeOptions) -> None:
+    """`vglint inspect --graph`: beside each model's static description (`describe`'s dicts), the
+    same numbers of the built model under `built`, or why it could not be built under `built_error`."""
+    from vglint.describe import describe
+
+    files = []
+    for filename in dict.fromkeys(model["filename"] for model in models):
+        path = Path(filename)
+        try:
+            analysis = SourceFrontend().analyse(filename, path.read_bytes())
+        except OSError:
+            continue
+        if analysis.unreadable is None and analysis.models:
+            files.append((path, filename, analysis))
+    built: dict[tuple[str, str, int], GraphOutcome] = {}
+    for (_, filename, analysis), outcomes in zip(files, build_graphs(files, settings, options)):
+        for static, outcome in zip(analysis.models, outcomes):
+            built[(filename, static.name, static.span.line)] = outcome
+    keep = ("deepest_path", "weight_layers", "saturating_runs", "normalizations", "skips", "estimated_attenuation")
+    for model in models:
+        outcome = built.get((model["filename"], model["model"], model["line"]))
+        if outcome is None:
+            continue
+        if outcome.graph is None:
+            model["built_error"] = outcome.failure.get("reason", "unknown reason")
+            continue
+        described = describe(outcome.graph, model["filename"])
+        model["built"] = {key: described[key] for key in keep} | {"device": outcome.device}

@@ -157,8 +157,17 @@ def probe(model: nn.Module, *example_inputs: Any, device: str | None = None, ste
 
 
 def check_model(model: nn.Module, *example_inputs: Any, device: str | None = None, steps: int = 0) -> list[Finding]:
-    """The measured findings for `model(*example_inputs)`: empty for a model whose gradient flows."""
-    return findings_for(probe(model, *example_inputs, device=device, steps=steps), model=type(model).__name__)
+    """The findings for `model(*example_inputs)`: the measured ones (vanishing, explosion, dead
+    parameters, short horizon), then the rules on its recorded forward pass (a saturating chain,
+    missing normalisation or skips, Post-LN depth) that the measurement does not refute, one per
+    rule. Empty for a model whose gradient flows and whose architecture raises no risk."""
+    from vglint.graph.api import rule_findings
+
+    report = probe(model, *example_inputs, device=device, steps=steps)
+    measured = findings_for(report, model=type(model).__name__)
+    codes = {finding.code for finding in measured}
+    built = rule_findings(model, list(example_inputs), report.to_dict())
+    return measured + [finding for finding in built if finding.code not in codes]
 
 
 def findings_for(report: ProbeReport, *, model: str | None = None, filename: str = "<model>") -> list[Finding]:
