@@ -25,6 +25,7 @@ from vglint.source.values import (
     flatten_values,
     known,
 )
+from vglint.source.walk import walk
 
 
 class Forward:
@@ -383,75 +384,42 @@ def _carried_names(loop: cst.For) -> set[str]:
     target = {n.value for n in _names(loop.target)}
     if not _reads_step_input(loop.body, target):
         return set()
-    visitor = _StateVisitor()
-    loop.body.visit(visitor)
-    read_first, assigned = visitor.read_first, visitor.assigned
+    defined: set[str] = set()
+    read_first: set[str] = set()
+    assigned: set[str] = set()
+    for node in walk(loop.body, prune=(cst.Assign, cst.AugAssign)):  # in the order the body runs
+        if isinstance(node, cst.Assign):
+            read_first.update(n.value for n in _names(node.value) if n.value not in defined)
+            targets = {n.value for t in node.targets for n in _names(t.target)}
+            defined.update(targets)
+            assigned.update(targets)
+        elif isinstance(node, cst.AugAssign):
+            names = {n.value for n in _names(node.target)}
+            read_first.update(names - defined)
+            assigned.update(names)
     return (read_first & assigned) - target
 
 
 def _reads_step_input(body: cst.CSTNode, target: set[str]) -> bool:
     """The loop variable picks each step's input: it indexes data (`x[t]`, `emb[:, i]`) or is the
     data a call gets (`self.cell(x_t, h)`), not only a counter compared or printed."""
-    visitor = _StepInputVisitor(target)
-    body.visit(visitor)
-    return visitor.found
+    for node in walk(body):
+        if isinstance(node, cst.SubscriptElement) and any(n.value in target for n in _names(node)):
+            return True
+        if isinstance(node, cst.Arg) and isinstance(node.value, cst.Name) and node.value.value in target:
+            return True
+    return False
 
 
 def _names(node: cst.CSTNode) -> list[cst.Name]:
-    """The names in an expression, not inside attributes' right sides or calls' keywords."""
-    visitor = _NameVisitor()
-    node.visit(visitor)
-    return visitor.found
-
-
-# The visitors of the functions above, defined once: a class made on each call costs more than
-# the visit of a small expression, and leaves a cycle (class, methods, closure) for the collector.
-
-
-class _StateVisitor(cst.CSTVisitor):
-    """Names an assignment reads before the loop body defines them, and the names it assigns."""
-
-    def __init__(self) -> None:
-        self.defined: set[str] = set()
-        self.read_first: set[str] = set()
-        self.assigned: set[str] = set()
-
-    def visit_Assign(self, node: cst.Assign) -> bool:
-        self.read_first.update(n.value for n in _names(node.value) if n.value not in self.defined)
-        targets = {n.value for t in node.targets for n in _names(t.target)}
-        self.defined.update(targets)
-        self.assigned.update(targets)
-        return False
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-        names = {n.value for n in _names(node.target)}
-        self.read_first.update(names - self.defined)
-        self.assigned.update(names)
-        return False
-
-
-class _StepInputVisitor(cst.CSTVisitor):
-    def __init__(self, target: set[str]) -> None:
-        self.target = target
-        self.found = False
-
-    def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
-        self.found = self.found or any(n.value in self.target for n in _names(node))
-
-    def visit_Arg(self, node: cst.Arg) -> None:
-        self.found = self.found or (isinstance(node.value, cst.Name) and node.value.value in self.target)
-
-
-class _NameVisitor(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found: list[cst.Name] = []
-
-    def visit_Name(self, name: cst.Name) -> None:
-        self.found.append(name)
-
-    def visit_Attribute(self, attribute: cst.Attribute) -> bool:
-        attribute.value.visit(self)
-        return False
+    """The names in an expression, not inside attributes' right sides (`self.h` reads `self`)."""
+    found: list[cst.Name] = []
+    for sub in walk(node, prune=(cst.Attribute,)):
+        if isinstance(sub, cst.Name):
+            found.append(sub)
+        elif isinstance(sub, cst.Attribute):
+            found += _names(sub.value)
+    return found
 
 
 def _fed_back(values: list[Any], step: set[int]) -> bool:

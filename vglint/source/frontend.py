@@ -30,6 +30,7 @@ from vglint.source.values import (
     Tensor,
     flatten_values,
 )
+from vglint.source.walk import walk
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -226,21 +227,20 @@ def literal_constructions(module: cst.Module) -> dict[str, tuple[list, dict, cst
     that requires arguments is analysed with them, as with a construction the analysis saw."""
     found: dict[str, tuple[list, dict, cst.Call]] = {}
 
-    class Calls(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            func = node.func
-            called = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
-            if called is None or called in found or any(arg.star for arg in node.args):
-                return
-            try:
-                values = [ast.literal_eval(module.code_for_node(arg.value)) for arg in node.args]
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                return
-            args = [v for arg, v in zip(node.args, values) if arg.keyword is None]
-            kwargs = {arg.keyword.value: v for arg, v in zip(node.args, values) if arg.keyword is not None}
-            found[called] = (args, kwargs, node)
-
-    module.visit(Calls())
+    for node in walk(module):
+        if not isinstance(node, cst.Call):
+            continue
+        func = node.func
+        called = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        if called is None or called in found or any(arg.star for arg in node.args):
+            continue
+        try:
+            values = [ast.literal_eval(module.code_for_node(arg.value)) for arg in node.args]
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        args = [v for arg, v in zip(node.args, values) if arg.keyword is None]
+        kwargs = {arg.keyword.value: v for arg, v in zip(node.args, values) if arg.keyword is not None}
+        found[called] = (args, kwargs, node)
     return found
 
 
@@ -430,11 +430,10 @@ def string_options(module: cst.Module) -> dict[str, list[str]]:
     params: set[str] = set()
     found: dict[str, list[str]] = {}
 
-    class Visitor(cst.CSTVisitor):
-        def visit_Param(self, node: cst.Param) -> None:
+    for node in walk(module):
+        if isinstance(node, cst.Param):
             params.add(node.name.value)
-
-        def visit_Comparison(self, node: cst.Comparison) -> None:
+        elif isinstance(node, cst.Comparison):
             left = node.left
             for target in node.comparisons:
                 right = target.comparator
@@ -451,8 +450,6 @@ def string_options(module: cst.Module) -> dict[str, list[str]]:
                         if isinstance(value, str) and value not in found.setdefault(name.value, []):
                             found[name.value].append(value)
                 left = right
-
-    module.visit(Visitor())
     return {name: values for name, values in found.items() if name in params}
 
 

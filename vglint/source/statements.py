@@ -26,6 +26,7 @@ from vglint.source.values import (
     Tensor,
     flatten_values,
 )
+from vglint.source.walk import walk
 
 _AUG = {
     cst.AddAssign: cst.Add(), cst.SubtractAssign: cst.Subtract(), cst.MultiplyAssign: cst.Multiply(),
@@ -386,20 +387,6 @@ class Statements:
         return Tensor((), next(self._roots))
 
 
-class _CallFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        self.found = True
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        self.found = True
-        return False
-
-
 def _has_call(node: cst.CSTNode) -> bool:
-    finder = _CallFinder()
-    node.visit(finder)
-    return finder.found
+    """A call or a lambda anywhere in `node`."""
+    return any(isinstance(sub, (cst.Call, cst.Lambda)) for sub in walk(node))

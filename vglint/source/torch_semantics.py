@@ -23,6 +23,7 @@ from vglint.source import consts
 from vglint.source.loss_targets import shows_class_labels
 from vglint.source.names import dotted_name
 from vglint.source.values import LAST_OP_TAGS, UNKNOWN, ClassInfo, Instance, ModuleObj, Param, Tensor, flatten_values
+from vglint.source.walk import walk
 
 _TENSOR_CUTS = {"detach": Cut.DETACH, "detach_": Cut.DETACH_INPLACE, "item": Cut.ITEM, "tolist": Cut.TOLIST,
                 "numpy": Cut.NUMPY}  # fmt: skip
@@ -386,27 +387,16 @@ def _learned(weight: Any) -> bool:
     return isinstance(weight, Param) or (isinstance(weight, ModuleObj) and weight.cls == "Parameter")
 
 
-class _EnableGradBackward(cst.CSTVisitor):
-    """Finds `with torch.enable_grad(): ... x.backward(...)`."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.found = False
-
-    def visit_With(self, node: cst.With) -> None:
-        if any(isinstance(i.item, cst.Call) and (dotted_name(i.item.func) or "").endswith("enable_grad") for i in node.items):
-            self.depth += 1
-
-    def leave_With(self, node: cst.With) -> None:
-        if any(isinstance(i.item, cst.Call) and (dotted_name(i.item.func) or "").endswith("enable_grad") for i in node.items):
-            self.depth -= 1
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if self.depth and isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
-            self.found = True
-
-
 def _backward_under_enable_grad(method: cst.FunctionDef) -> bool:
-    visitor = _EnableGradBackward()
-    method.body.visit(visitor)
-    return visitor.found
+    """`with torch.enable_grad(): ... x.backward(...)` somewhere in the method."""
+    return any(isinstance(node, cst.With) and _enables_grad(node) and any(_calls_backward(sub) for sub in walk(node))
+               for node in walk(method.body))  # fmt: skip
+
+
+def _enables_grad(node: cst.With) -> bool:
+    calls = [item.item for item in node.items if isinstance(item.item, cst.Call)]
+    return any((dotted_name(call.func) or "").endswith("enable_grad") for call in calls)
+
+
+def _calls_backward(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward"

@@ -20,6 +20,7 @@ from vglint.source.module_level import is_main_guard
 from vglint.source.names import dotted_name
 from vglint.source.stdlib import LENGTH_NAME
 from vglint.source.values import Break, ClassInfo, Continue, FuncRef, FunctionReturn, Instance, OutOfBudget
+from vglint.source.walk import walk
 
 #: Set VGLINT_DEBUG=1 to see front-end errors instead of skipping the model quietly.
 DEBUG = os.environ.get("VGLINT_DEBUG") == "1"
@@ -30,7 +31,9 @@ _RECURRENT_WORDS = tuple(_RECURRENT_NAMES.split("|"))
 _BACKWARD_CALL = re.compile(r"\.backward\s*\(")
 #: `get_linear_schedule_with_warmup(`, `warmup_steps=`, `OneCycleLR(`, `LinearLR(`: a learning-rate warm-up.
 _WARMUP = re.compile(r"\b\w*warm_?up\w*(?=\s*[=(])|\b(?:OneCycleLR|LinearLR)(?=\s*\()", re.IGNORECASE)
-class _Scope(cst.CSTVisitor):
+
+
+class _Scope:
     """Calls in one function body (nested functions included, other top-level functions not)."""
 
     def __init__(self) -> None:
@@ -41,10 +44,14 @@ class _Scope(cst.CSTVisitor):
         self.calls: set[str] = set()
         self.gradient_clip_val = False
 
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
+    def read(self, code: cst.CSTNode) -> None:
+        for node in walk(code):
+            if isinstance(node, cst.Name):
+                self.names.add(node.value)
+            elif isinstance(node, cst.Call):
+                self.call(node)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute):
             attr = func.attr.value
@@ -82,16 +89,16 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
     for statement in module.body:
         if isinstance(statement, cst.FunctionDef):
             scope = _Scope()
-            statement.visit(scope)
+            scope.read(statement)
             scopes[statement.name.value] = (scope, statement)
         elif isinstance(statement, cst.ClassDef):
             for item in statement.body.body:
                 if isinstance(item, cst.FunctionDef):
                     scope = _Scope()
-                    item.visit(scope)
+                    scope.read(item)
                     scopes[f"{statement.name.value}.{item.name.value}"] = (scope, item)
         else:
-            statement.visit(module_scope)
+            module_scope.read(statement)
     scopes["<module>"] = (module_scope, None)
 
     facts.clipping_configured = any(scope.gradient_clip_val for scope, _ in scopes.values())
