@@ -1,5 +1,5 @@
 """The front-end's cheap readings of libcst trees say what libcst's own, slower ones say: `walk`
-meets the nodes libcst's `visit` meets, in its order."""
+meets the nodes libcst's `visit` meets, in its order, and `Locator.line` is the line of the span."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from vglint.source.sites import Locator
 from vglint.source.walk import _LAYOUT, walk
 
 FIXTURES = sorted(Path(__file__).parent.parent.joinpath("fixtures").rglob("*.py"))[::8]
@@ -65,3 +66,10 @@ def test_a_pruned_node_is_met_but_not_entered():
         cst.ensure_type(n.func, cst.Name).value for n in walk(module, prune=(cst.Call,)) if isinstance(n, cst.Call)
     ]
     assert calls == ["f", "h"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_the_line_of_a_node_is_the_line_of_its_span(newline):
+    module = cst.parse_module(TRICKY.replace("\n", newline))
+    for node in walk(module):
+        assert Locator(module).line(node) == Locator(module).span(node).line, module.code_for_node(node)

@@ -167,7 +167,7 @@ def build_models(interp: Interpreter, locator: Locator, text: str = "") -> tuple
                 construction = None if literal is None else (*literal, interp.ctx)
             if construction is not None:
                 args, kwargs, call, where = construction
-                built = f"at line {locator.span(call).line}" if where.local else f"in {where.path.name}"
+                built = f"at line {locator.line(call)}" if where.local else f"in {where.path.name}"
                 interp.assumptions[f"the arguments of its construction {built}"] = None
             else:
                 args, kwargs = default_configs(interp, info), {}

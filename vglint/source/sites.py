@@ -3,9 +3,12 @@ finding needs it (positions cost a full code generation, so only files with find
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from vglint.findings import Span
@@ -26,8 +29,58 @@ class Locator:
             return Span.at(1, 1)
         return Span(position.start.line, position.start.column + 1, position.end.line, position.end.column + 1)
 
+    def line(self, node: cst.CSTNode) -> int:
+        """The line `span(node)` starts on. Until a span is asked for, without the positions of the
+        whole file (a code generation that tracks them costs twice the parse): the code is
+        generated up to the node, counting lines only."""
+        if self._positions is None and not isinstance(node, cst.IndentedBlock):  # its start is its first statement's
+            state = _LineCounter(self.module, node)
+            try:
+                self.module._codegen(state)
+            except _Found as found:
+                return found.line
+        return self.span(node).line
+
     def text(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
+
+
+class _Found(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _LineCounter(CodegenState):
+    """libcst's code generation, keeping no code: it counts lines, and stops where `target` starts
+    as `PositionProvider` sees it (where its syntactic position is recorded, or else where its
+    code begins)."""
+
+    def __init__(self, module: cst.Module, target: cst.CSTNode) -> None:
+        super().__init__(module.default_indent, module.default_newline)
+        self.target = target
+        self.lines = 1
+        self.target_begins = 1
+
+    def add_indent_tokens(self) -> None:
+        pass  # indentation holds no line break
+
+    def add_token(self, value: str) -> None:
+        if "\n" in value or "\r" in value:
+            self.lines += value.count("\n") + value.count("\r") - value.count("\r\n")
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if node is self.target:
+            self.target_begins = self.lines
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        if node is self.target:
+            raise _Found(self.target_begins)
+
+    @contextmanager
+    def record_syntactic_position(self, node: cst.CSTNode, **hoisted: Any) -> Iterator[None]:
+        if node is self.target:
+            raise _Found(self.lines)
+        yield
 
 
 class SiblingLocator(Locator):
@@ -36,6 +89,9 @@ class SiblingLocator(Locator):
 
     def span(self, node: cst.CSTNode) -> Span:
         return Span.at(1, 1)
+
+    def line(self, node: cst.CSTNode) -> int:
+        return 1
 
 
 class NodeSite:
