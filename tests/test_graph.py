@@ -275,3 +275,53 @@ def test_check_model_runs_the_architecture_rules_on_the_built_model():
     assert "measured" in findings[0].verdict
     healthy = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     assert vglint.check_model(healthy, torch.randn(8, 8)) == []
+
+
+def test_a_model_named_only_in_the_configuration_with_a_factory_for_its_config(tmp_path: Path, monkeypatch):
+    package = tmp_path / "zoo"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "nets.py").write_text(
+        textwrap.dedent(
+            """
+            from dataclasses import dataclass
+
+            import torch.nn as nn
+
+
+            @dataclass
+            class StackConfig:
+                depth: int = 4
+                width: int = 32
+
+
+            class Stack(nn.Module):
+                def __init__(self, config: StackConfig):
+                    super().__init__()
+                    layers = []
+                    for _ in range(config.depth):
+                        layers += [nn.Linear(config.width, config.width), nn.Sigmoid()]
+                    self.layers = nn.Sequential(*layers)
+
+                def forward(self, x):
+                    return self.layers(x)
+            """
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.vglint.models."zoo.nets:Stack"]\n'
+        'kwargs = { config = { factory = "zoo.nets:StackConfig", depth = 12 } }\n'
+        "input = [[2, 32]]\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "train.py").write_text("epochs = 1\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "train.py", "--graph", "--output-format", "json"])
+    findings = json.loads(result.output)
+    assert result.exit_code == 1
+    assert {(f["filename"], f["location"]["row"], f["code"]) for f in findings} >= {
+        ("zoo/nets.py", 13, "VG102"),
+        ("zoo/nets.py", 13, "VG103"),
+    }
+    assert all(f["evidence"]["configured_as"] == "zoo.nets:Stack" for f in findings)

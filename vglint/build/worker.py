@@ -205,8 +205,8 @@ def build(job: dict[str, Any]) -> tuple[Any, str]:
     target = job.get("target") or {}
     kind = target.get("kind") or "auto"
     name = target.get("name") or ""
-    args = list(job.get("args") or [])
-    kwargs = dict(job.get("kwargs") or {})
+    args = [_made(value) for value in job.get("args") or []]
+    kwargs = {key: _made(value) for key, value in (job.get("kwargs") or {}).items()}
     module = _load(job, name, kind)
     failures: dict[str, str] = getattr(module, FAILURES_ATTRIBUTE, {})
 
@@ -238,6 +238,27 @@ def build(job: dict[str, Any]) -> tuple[Any, str]:
     if not isinstance(obj, torch.nn.Module):
         raise BuildFailure("not-a-module", f"{built} is a {type(obj).__name__}, not a torch.nn.Module")
     return obj, built
+
+
+def _made(value: Any) -> Any:
+    """An argument as the configuration gives it; a table with a `factory` ("module:name") is
+    that callable's result, called with the table's other keys: `config = {factory =
+    "transformers:BertConfig", num_hidden_layers = 24}` is `BertConfig(num_hidden_layers=24)`."""
+    if isinstance(value, list):
+        return [_made(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    made = {key: _made(item) for key, item in value.items() if key != "factory"}
+    if "factory" not in value:
+        return made
+    module_name, _, attribute = str(value["factory"]).partition(":")
+    try:
+        factory = importlib.import_module(module_name)
+        for part in attribute.split(".") if attribute else []:
+            factory = getattr(factory, part)
+        return factory(**made)
+    except Exception as error:  # noqa: BLE001 - a factory the configuration names may fail any way
+        raise BuildFailure("raise", f"the configured factory {value['factory']} raised {_describe(error)}") from None
 
 
 def _load(job: dict[str, Any], name: str, kind: str) -> Any:

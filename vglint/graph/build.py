@@ -60,6 +60,7 @@ def record_job(job: dict[str, Any]) -> dict[str, Any]:
         meta_error = "the forward pass cannot run on the meta device"
         recorded = _recorded(job, model, device)
     recorded["device"] = device
+    recorded["source"] = _source_of(type(model))
     if meta_error and device == "cpu" and parameters is None:
         recorded["meta_error"] = meta_error
     return {"graph": recorded, "built": built}
@@ -94,3 +95,14 @@ def _recorded(job: dict[str, Any], model: Any, device: str) -> dict[str, Any]:
                 f"the forward pass on {device} with {given} of shape {shapes} raised {_describe(first)}; "
                 f"if the model takes another input, {input_line(job)}",
             ) from None
+
+
+def _source_of(cls: type) -> list[Any] | None:
+    """The file and line where the model's class is defined: where findings about a model named
+    only in the configuration (`"transformers:BertModel"`) are reported."""
+    import inspect
+
+    try:
+        return [inspect.getsourcefile(cls), inspect.getsourcelines(cls)[1]]
+    except (OSError, TypeError):
+        return None

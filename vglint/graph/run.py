@@ -18,8 +18,8 @@ from pathlib import Path
 from vglint.analysis import FileAnalysis
 from vglint.config import Settings
 from vglint.coverage import file_coverage
-from vglint.engine import Result, check_analysis, make_rules, unsuppressed
-from vglint.findings import Finding, Span
+from vglint.engine import Result, check_analysis, display_name, make_rules, unsuppressed
+from vglint.findings import Finding, FixedSite, Span
 from vglint.graph.lower import lower
 from vglint.ir import ModelGraph
 from vglint.probing.run import _NEEDS_CONFIG, ProbeOptions, _build_failed
@@ -110,7 +110,58 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
         result.findings = [f for f in result.findings if f.filename != filename]
         result.findings.extend(findings + unsuppressed(failed, analysis.text, filename, settings))
         result.coverage[position[filename]] = file_coverage(merged, detail)
+    _configured_models(result, settings, options, rules, detail)
     result.findings.sort(key=Finding.sort_key)
+
+
+def _configured_models(result: Result, settings: Settings, options: ProbeOptions, rules: list, detail: bool) -> None:
+    """The models the configuration names by import path (`"mypkg.zoo:resnet_tiny"`,
+    `"transformers:BertModel"` with a `factory` for its config), built and checked like the
+    file's own; their findings are reported at their class's definition."""
+    from vglint.build.pool import run_jobs
+
+    targets = list(_configured_targets(settings))
+    if not targets:
+        return
+    vg002 = next((rule for rule in rules if rule.code == "VG002"), None)
+    outcomes = run_jobs([t.job for t in targets], timeout_s=options.timeout_s, memory_bytes=options.memory_bytes)
+    for target, outcome in zip(targets, outcomes):
+        if not outcome.get("ok"):
+            if vg002 is not None:
+                result.findings.append(_build_failed(vg002.finding, target, Span.at(1), outcome))
+            continue
+        recorded = outcome["graph"]
+        filename, line = recorded.get("source") or (target.filename, 1)
+        filename = display_name(Path(filename)) if Path(filename).exists() else filename
+        try:
+            text = Path(filename).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        graph = lower(recorded, name=target.model, filename=filename, site=FixedSite(Span.at(line)))
+        analysis = FileAnalysis(filename, text, models=[graph])
+        findings, errors = check_analysis(analysis, rules, settings)
+        for finding in findings:
+            finding.evidence["graph_device"] = recorded.get("device")
+            finding.evidence["configured_as"] = target.filename
+        result.findings.extend(findings)
+        result.internal_errors.extend(errors)
+        result.coverage.append(file_coverage(analysis, detail))
+
+
+def _configured_targets(settings: Settings):
+    """`[tool.vglint.models."module.path:NAME"]` entries whose key is an import path, not a file."""
+    root = settings.config_file.parent if settings.config_file is not None else Path.cwd()
+    for key, spec in settings.models.items():
+        module, _, name = key.rpartition(":")
+        if not module or not name or not all(part.isidentifier() for part in module.split(".")):
+            continue
+        job = {
+            "module": module, "project_root": str(root), "target": {"kind": "auto", "name": name},
+            "args": spec.args, "kwargs": spec.kwargs, "input": spec.input, "input_dtype": spec.dtype,
+            "input_hint": None, "sequence_length": STRUCTURE_LENGTH, "spatial": settings.probe_spatial_size,
+            "device": "cpu", "steps": 0, "config_key": key, "mode": "graph", "batch": STRUCTURE_BATCH,
+        }  # fmt: skip
+        yield Target(key, name, 1, job)
 
 
 #: Cuts into Python numbers (`.item()`): the recorder cannot follow `t = x.item() + 1e-3` through
