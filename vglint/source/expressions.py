@@ -37,15 +37,21 @@ _COMPARE = {
 }  # fmt: skip
 
 
+_NOT_LOOKED_UP = object()
+
+
 class Expressions:
     """A part of `Interpreter`: evaluates expressions, dispatched by node type (`eval_Name`, ...)."""
 
     def eval(self, node: cst.BaseExpression, env: dict[str, Any], cls: ClassInfo | None) -> Any:
         self.tick()
-        method = getattr(self, "eval_" + type(node).__name__, None)
+        kind = type(node)
+        method = self.evaluators.get(kind, _NOT_LOOKED_UP)
+        if method is _NOT_LOOKED_UP:  # looked up once per node type and file: eval runs millions of times
+            method = self.evaluators[kind] = getattr(type(self), "eval_" + kind.__name__, None)
         if method is None:
             return UNKNOWN
-        return method(node, env, cls)
+        return method(self, node, env, cls)
 
     def eval_Integer(self, node, env, cls):
         # `int(text, 0)` reads every integer literal as Python does; libcst's `evaluated_value`

@@ -44,7 +44,7 @@ from vglint.source.sites import Locator, NodeSite
 from vglint.source.statements import Statements
 from vglint.source.stdlib import Stdlib
 from vglint.source.torch_semantics import TorchSemantics
-from vglint.source.values import Budget, ModuleContext
+from vglint.source.values import Budget, ClassInfo, ModuleContext
 
 
 class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, Stdlib, TorchSemantics, Forward):
@@ -55,6 +55,10 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.ctx = self._context(module, imports, locator, path, local=True)
         self.siblings: dict[Path, ModuleContext | None] = {}
         self._bases: dict[int, list[Any]] = {}
+        self._module_classes: dict[int, tuple[ClassInfo, bool]] = {}  # `is_module_class`, by id of the class
+        # the methods that run each node type (`eval_Name`, `exec_If`), by node type, or None
+        self.evaluators: dict[type, Any] = {}
+        self.executors: dict[type, Any] = {}
         self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
         # The first construction of each of the file's classes with plain arguments (`_DenseBlock(

@@ -323,7 +323,14 @@ class ModuleResolution:
 
     def is_module_class(self, info: ClassInfo) -> bool:
         """Derived from nn.Module (or Lightning's) here or through the file's own classes; a class
-        with an unresolvable base counts when it defines `forward` (transformers' PreTrainedModel)."""
+        with an unresolvable base counts when it defines `forward` (transformers' PreTrainedModel).
+        Worked out once per class: its bases are resolved once (`bases_of`), and it is asked often."""
+        known = self._module_classes.get(id(info))
+        if known is None:
+            known = self._module_classes[id(info)] = (info, self._derives_from_module(info))
+        return known[1]
+
+    def _derives_from_module(self, info: ClassInfo) -> bool:
         names = self.base_names(info)
         if names & MODULE_BASES or self.torch_layer_base(info):
             return True

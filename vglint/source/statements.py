@@ -127,9 +127,9 @@ class Statements:
 
     def exec_statement(self, statement: cst.CSTNode, env: dict[str, Any], cls: ClassInfo | None) -> None:
         self.tick()
-        method = getattr(self, "exec_" + type(statement).__name__, None)
+        method = self.executor(type(statement))
         if method is not None:  # class definitions, `global` and the like build no layers
-            method(statement, env, cls)
+            method(self, statement, env, cls)
 
     def exec_SimpleStatementLine(self, statement: cst.SimpleStatementLine, env, cls) -> None:
         for small in statement.body:
@@ -260,9 +260,15 @@ class Statements:
 
     def exec_small(self, small: cst.CSTNode, env: dict[str, Any], cls: ClassInfo | None) -> None:
         self.tick()
-        method = getattr(self, "exec_" + type(small).__name__, None)
+        method = self.executor(type(small))
         if method is not None:  # `pass`, `global`, `import`, `del`, `assert` build no layers
-            method(small, env, cls)
+            method(self, small, env, cls)
+
+    def executor(self, kind: type) -> Any:
+        """The `exec_` method of a node type, looked up once per type and file."""
+        if kind not in self.executors:
+            self.executors[kind] = getattr(type(self), "exec_" + kind.__name__, None)
+        return self.executors[kind]
 
     def exec_Assign(self, small: cst.Assign, env, cls) -> None:
         value = self.eval(small.value, env, cls)
