@@ -207,11 +207,20 @@ def _shows_literal_call(text: str, names: list[str]) -> bool:
     """Whether the text has a call of one of `names` with only literal arguments (`MLP(32, depth=20)`):
     a quick look before the walk of the whole tree that `literal_constructions` costs. A model's
     config (`BertModel(config)`) is no literal, so transformers' files are never walked."""
-    if not names:
-        return False
-    # one scan of the text for all of them; arguments may hold one level of brackets (`kernel=(3, 3)`)
-    pattern = rf"\b(?:{'|'.join(map(re.escape, names))})\(((?:[^()]|\([^()]*\))*)\)"
-    for match in re.finditer(pattern, text):
+    # the calls a regex `\b(?:A|B)\((args)\)` would find, left to right, none inside another: found
+    # by `str.find` per name, as the regex tries every alternative at every word of the text
+    calls = sorted({(at, name) for name in set(names) for at in _occurrences(text, name + "(")})
+    end = 0
+    for at, name in calls:
+        if at < end or (at and _WORD.match(text, at - 1)):
+            continue
+        # arguments may hold one level of brackets (`kernel=(3, 3)`)
+        match = _ARGUMENTS.match(text, at + len(name))
+        if match is None:
+            continue
+        end = match.end()
+        if _NAME_FIRST.match(match[1]):  # `BertLayer(config, ...)`: what ast.literal_eval would refuse
+            continue
         try:
             call = ast.parse(f"f({match[1]})", mode="eval").body
             [ast.literal_eval(a) for a in call.args] + [ast.literal_eval(k.value) for k in call.keywords]
@@ -219,6 +228,20 @@ def _shows_literal_call(text: str, names: list[str]) -> bool:
             continue
         return True
     return False
+
+
+_WORD = re.compile(r"\w")
+_ARGUMENTS = re.compile(r"\(((?:[^()]|\([^()]*\))*)\)")
+#: Arguments that begin with a name, an attribute, a call or a subscript: no literal.
+_NAME_FIRST = re.compile(r"\s*(?!(?:True|False|None)\b)[^\W\d]\w*\s*(?:[,.(\[]|$)")
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    found, at = [], text.find(word)
+    while at >= 0:
+        found.append(at)
+        at = text.find(word, at + 1)
+    return found
 
 
 def literal_constructions(module: cst.Module) -> dict[str, tuple[list, dict, cst.Call]]:
