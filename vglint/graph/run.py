@@ -11,6 +11,7 @@ A model that cannot be built keeps its static findings and gets a VG002 saying w
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from vglint.analysis import FileAnalysis
 from vglint.config import Settings
 from vglint.coverage import file_coverage
-from vglint.engine import Result, check_analysis, display_name, make_rules, unsuppressed
+from vglint.engine import Result, check_analysis, display_name, make_rules, on_deep_stack, unsuppressed
 from vglint.findings import Finding, FixedSite, Span
 from vglint.graph.lower import lower
 from vglint.ir import ModelGraph
@@ -43,32 +44,55 @@ class GraphOutcome:
     failure: dict | None = None
 
 
-def build_graphs(files: list[tuple[Path, str, FileAnalysis]], settings: Settings, options: ProbeOptions,
+#: One model to build: the job, its name, and where it is defined (a plain site: the analysis that
+#: found it is not kept, since holding every file's tree at once took 6 GB on torchvision's models).
+Planned = tuple[Target, str, FixedSite]
+
+
+def plan(analysis: FileAnalysis, path: Path, filename: str, settings: Settings) -> list[Planned]:
+    """The graph jobs for an analysed file's models."""
+    planned = []
+    for graph in analysis.models:
+        target = target_for(path, filename, graph, settings, STRUCTURE_LENGTH, "cpu", 0)
+        target.job.update(mode="graph", batch=STRUCTURE_BATCH)
+        planned.append((target, graph.name, FixedSite(graph.span, graph.site.text, local=True)))
+    return planned
+
+
+def build_graphs(files: list[tuple[Path, list[Planned]]], options: ProbeOptions,
                  progress: Callable[[int, int], None] | None = None) -> list[list[GraphOutcome]]:  # fmt: skip
-    """Build and lower every model of the analysed files, in one worker; the outcomes by file."""
+    """Build and lower every planned model, in one worker; the outcomes by file."""
     from vglint.build.pool import run_jobs
 
-    targets = []
-    for path, filename, analysis in files:
-        for graph in analysis.models:
-            target = target_for(path, filename, graph, settings, STRUCTURE_LENGTH, "cpu", 0)
-            target.job.update(mode="graph", batch=STRUCTURE_BATCH)
-            targets.append((target, graph, path))
-    results = iter(run_jobs([t.job for t, _, _ in targets], timeout_s=options.timeout_s,
-                            memory_bytes=options.memory_bytes, on_progress=progress))  # fmt: skip
+    flat = [(path, item) for path, items in files for item in items]
+    results = run_jobs([target.job for _, (target, _, _) in flat], timeout_s=options.timeout_s,
+                       memory_bytes=options.memory_bytes, on_progress=progress)  # fmt: skip
     by_target = []
-    for (target, static, path), result in zip(targets, results):
+    for (path, (target, name, site)), result in zip(flat, results):
         if not result.get("ok"):
             by_target.append(GraphOutcome(target, None, None, result))
             continue
         recorded = result["graph"]
-        graph = lower(recorded, name=static.name, filename=str(path), site=static.site)
+        graph = lower(recorded, name=name, filename=str(path), site=site)
         by_target.append(GraphOutcome(target, graph, recorded.get("device")))
     outcomes, start = [], 0
-    for _, _, analysis in files:
-        outcomes.append(by_target[start : start + len(analysis.models)])
-        start += len(analysis.models)
+    for _, items in files:
+        outcomes.append(by_target[start : start + len(items)])
+        start += len(items)
     return outcomes
+
+
+def _analysed(filename: str) -> FileAnalysis | None:
+    """The source front-end's analysis of a file with models, or None (unreadable, no models)."""
+    try:
+        source = Path(filename).read_bytes()
+    except OSError:
+        return None
+    try:
+        analysis = on_deep_stack(SourceFrontend().analyse, filename, source)
+    except RecursionError:
+        return None
+    return analysis if analysis.unreadable is None and analysis.models else None
 
 
 def graph_findings(result: Result, settings: Settings, options: ProbeOptions, detail: bool = False,
@@ -78,17 +102,23 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
     vg002 = next((rule for rule in rules if rule.code == "VG002"), None)
     files = []
     for coverage in result.coverage:
-        path = Path(coverage.filename)
-        try:
-            analysis = SourceFrontend().analyse(coverage.filename, path.read_bytes())
-        except OSError:
+        if result.stdin_source is not None and not Path(coverage.filename).exists():
             result.warnings.append(f"{coverage.filename}: not built: standard input cannot be imported; "
                                    "its findings stay static")  # fmt: skip
             continue
-        if analysis.unreadable is None and analysis.models:
-            files.append((path, coverage.filename, analysis))
+        analysis = _analysed(coverage.filename)
+        if analysis is not None:
+            files.append(
+                (Path(coverage.filename), plan(analysis, Path(coverage.filename), coverage.filename, settings))
+            )
+        del analysis
+        gc.collect()
     position = {c.filename: index for index, c in enumerate(result.coverage)}
-    for (path, filename, analysis), outcomes in zip(files, build_graphs(files, settings, options, progress)):
+    for (path, planned), outcomes in zip(files, build_graphs(files, options, progress)):
+        filename = planned[0][0].filename
+        analysis = _analysed(filename)
+        if analysis is None or [m.name for m in analysis.models] != [name for _, name, _ in planned]:
+            continue  # changed on disk since: its static findings stand
         for outcome, static in zip(outcomes, analysis.models):
             if outcome.graph is not None:
                 _adopt_source_facts(outcome.graph, static)
@@ -110,6 +140,8 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
         result.findings = [f for f in result.findings if f.filename != filename]
         result.findings.extend(findings + unsuppressed(failed, analysis.text, filename, settings))
         result.coverage[position[filename]] = file_coverage(merged, detail)
+        del analysis, merged
+        gc.collect()
     _configured_models(result, settings, options, rules, detail)
     result.findings.sort(key=Finding.sort_key)
 
@@ -203,19 +235,16 @@ def describe_built(models: list[dict], settings: Settings, options: ProbeOptions
     same numbers of the built model under `built`, or why it could not be built under `built_error`."""
     from vglint.describe import describe
 
-    files = []
+    files, names = [], []
     for filename in dict.fromkeys(model["filename"] for model in models):
-        path = Path(filename)
-        try:
-            analysis = SourceFrontend().analyse(filename, path.read_bytes())
-        except OSError:
-            continue
-        if analysis.unreadable is None and analysis.models:
-            files.append((path, filename, analysis))
+        analysis = _analysed(filename)
+        if analysis is not None:
+            files.append((Path(filename), plan(analysis, Path(filename), filename, settings)))
+            names.append([(m.name, m.span.line) for m in analysis.models])
     built: dict[tuple[str, str, int], GraphOutcome] = {}
-    for (_, filename, analysis), outcomes in zip(files, build_graphs(files, settings, options)):
-        for static, outcome in zip(analysis.models, outcomes):
-            built[(filename, static.name, static.span.line)] = outcome
+    for (path, planned), outcomes, models_here in zip(files, build_graphs(files, options), names):
+        for (name, line), outcome in zip(models_here, outcomes):
+            built[(planned[0][0].filename, name, line)] = outcome
     keep = ("deepest_path", "weight_layers", "saturating_runs", "normalizations", "skips", "estimated_attenuation")
     for model in models:
         outcome = built.get((model["filename"], model["model"], model["line"]))
