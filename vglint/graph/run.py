@@ -11,7 +11,6 @@ A model that cannot be built keeps its static findings and gets a VG002 saying w
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 from vglint.analysis import FileAnalysis
 from vglint.config import Settings
 from vglint.coverage import file_coverage
-from vglint.engine import Result, check_analysis, display_name, make_rules, on_deep_stack, unsuppressed
+from vglint.engine import Result, _settle_heap, check_analysis, display_name, make_rules, on_deep_stack, unsuppressed
 from vglint.findings import Finding, FixedSite, Span
 from vglint.graph.lower import lower
 from vglint.ir import ModelGraph
@@ -112,7 +111,7 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
                 (Path(coverage.filename), plan(analysis, Path(coverage.filename), coverage.filename, settings))
             )
         del analysis
-        gc.collect()
+        _settle_heap()
     position = {c.filename: index for index, c in enumerate(result.coverage)}
     for (path, planned), outcomes in zip(files, build_graphs(files, options, progress)):
         filename = planned[0][0].filename
@@ -141,7 +140,7 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
         result.findings.extend(findings + unsuppressed(failed, analysis.text, filename, settings))
         result.coverage[position[filename]] = file_coverage(merged, detail)
         del analysis, merged
-        gc.collect()
+        _settle_heap()
     _configured_models(result, settings, options, rules, detail)
     result.findings.sort(key=Finding.sort_key)
 
