@@ -108,7 +108,19 @@ class _Lowering:
 
     def graph(self, name: str) -> ModelGraph:
         values: dict[int, _Value] = {}
-        for node in self.recorded["nodes"]:
+        nodes = self.recorded["nodes"]
+        # each value holds its whole path, so values are dropped after their last use: kept all,
+        # a forward of n ops holds n paths of up to n steps (gigabytes on a detection model)
+        last_use = {index: index for index in range(len(nodes))}
+        for position, node in enumerate(nodes):
+            for used in node.get("inputs", []):
+                last_use[used] = position
+        for output in self.recorded["outputs"]:
+            last_use[output] = len(nodes)
+        dying: dict[int, list[int]] = {}
+        for index, position in last_use.items():
+            dying.setdefault(position, []).append(index)
+        for position, node in enumerate(nodes):
             inputs = [values[i] for i in node.get("inputs", []) if i in values]
             kind = node["kind"]
             if kind == "input":
@@ -122,6 +134,8 @@ class _Lowering:
                     values[node["id"]] = _Value(inputs[0].path + (layer,), inputs[0].root, layer.op)
                 else:  # a layer on no tracked tensor: an embedding of token ids starts a path of its own
                     values[node["id"]] = _Value((layer,), node["id"], layer.op)
+            for index in dying.get(position, []):
+                values.pop(index, None)
         outputs = [values[i].path for i in self.recorded["outputs"] if i in values]
         path = max(outputs, key=count_weights, default=())
         modules = self.recorded.get("modules", {})
