@@ -5,7 +5,8 @@ A file's findings are then those of its analysis with each built model's graph i
 static one; the training-code facts (losses, loops, clipping) stay the static front-end's, since
 only the source shows them. One finding per rule and model: where the graph and the source
 disagree the graph wins, and a finding the source alone did not give says `from the built model`.
-A model that cannot be built keeps its static findings and gets a VG002 saying why.
+A model that cannot be built keeps its static findings, and gets a VG002 saying why when that
+changes something (see `_worth_saying`).
 """
 
 from __future__ import annotations
