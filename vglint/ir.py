@@ -19,7 +19,7 @@ from vglint.findings import Site, Span
 from vglint.layers import SATURATING, Kind
 
 __all__ = ["Kind", "Cut", "MergeKind", "Recurrent", "TransformerStack", "Layer", "Merge", "Step", "Path",
-           "Gap", "Reason", "ModelGraph", "Marker"]  # fmt: skip
+           "Gap", "Reason", "ModelGraph", "Marker", "meet"]  # fmt: skip
 
 
 class Cut(enum.Enum):
@@ -144,6 +144,19 @@ class Merge:
 
 Step = Union[Layer, Merge]
 Path = tuple[Step, ...]
+
+
+def meet(kind: MergeKind, paths: list[Path], site: Site) -> Path:
+    """Branches of one value meeting (`x + f(x)`, `torch.cat`): the paths' common prefix, then a
+    Merge of what follows it in each; the path itself when nothing does. Both front-ends merge so."""
+    main = paths[0]
+    prefix, shortest = 0, min(len(path) for path in paths)
+    while prefix < shortest and all(path[prefix] is main[prefix] for path in paths):
+        prefix += 1
+    branches = tuple(path[prefix:] for path in paths)
+    if all(len(branch) == 0 for branch in branches):
+        return main
+    return main[:prefix] + (Merge(kind, branches, site),)
 
 
 class Marker(enum.Enum):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vglint.findings import FixedSite, Site, Span
-from vglint.ir import Cut, Kind, Layer, Merge, MergeKind, ModelGraph, Path, Recurrent, TransformerStack, count_weights
+from vglint.ir import Cut, Kind, Layer, MergeKind, ModelGraph, Path, Recurrent, TransformerStack, count_weights, meet
 
 _CUTS = {cut.value: cut for cut in Cut}
 _GATES = ("sigmoid", "hardsigmoid")
@@ -97,14 +97,7 @@ class _Lowering:
         same = [v for v in values if v.root == main.root]
         if len(same) < 2:
             return max(values, key=lambda v: count_weights(v.path))
-        prefix, shortest = 0, min(len(v.path) for v in same)
-        while prefix < shortest and all(v.path[prefix] is main.path[prefix] for v in same):
-            prefix += 1
-        branches = tuple(v.path[prefix:] for v in same)
-        if all(len(branch) == 0 for branch in branches):
-            return _Value(main.path, main.root)
-        step = Merge(MergeKind(kind), branches, self.site(where))
-        return _Value(main.path[:prefix] + (step,), main.root)
+        return _Value(meet(MergeKind(kind), [v.path for v in same], self.site(where)), main.root)
 
     def graph(self, name: str) -> ModelGraph:
         values: dict[int, _Value] = {}

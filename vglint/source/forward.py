@@ -9,7 +9,19 @@ from typing import Any
 import libcst as cst
 
 from vglint.analysis import FedShape
-from vglint.ir import Cut, Gap, Kind, Layer, Merge, MergeKind, Recurrent, TransformerStack, count_weights, iter_layers
+from vglint.ir import (
+    Cut,
+    Gap,
+    Kind,
+    Layer,
+    Merge,
+    MergeKind,
+    Recurrent,
+    TransformerStack,
+    count_weights,
+    iter_layers,
+    meet,
+)
 from vglint.layers import CONTAINERS, LOSS_CLASSES, NN_CLASSES, SEQUENCE_RECURRENT, TRANSFORMER_LAYERS, is_norm_name
 from vglint.source.torch_semantics import fans
 from vglint.source.values import (
@@ -301,15 +313,8 @@ class Forward:
         same = [t for t in tensors if t.root == main.root]
         if len(same) < 2:
             return max(tensors, key=lambda t: count_weights(t.path))
-        prefix = 0
-        shortest = min(len(t.path) for t in same)
-        while prefix < shortest and all(t.path[prefix] is main.path[prefix] for t in same):
-            prefix += 1
-        branches = tuple(t.path[prefix:] for t in same)
         tags = frozenset().union(*(t.tags for t in same)) - {"gate"}
-        if all(len(b) == 0 for b in branches):
-            return Tensor(main.path, main.root, tags)
-        return Tensor(main.path[:prefix] + (Merge(kind, branches, self.site(node)),), main.root, tags)
+        return Tensor(meet(kind, [t.path for t in same], self.site(node)), main.root, tags)
 
 
 def input_size(module: ModuleObj) -> int | None:
