@@ -19,6 +19,7 @@ import re
 import sys
 import sysconfig
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from vglint.build.defonly import FAILURES_ATTRIBUTE, load_definitions
@@ -140,17 +141,28 @@ def _build_and_measure(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_dim: int | None) -> Any:
-    """The measurement. A synthesised image that does not fit the model (LeNet's 28x28, a head
-    sized for 224x224) is tried at the other common sizes before giving up with the first error."""
+    """The measurement, on an input that fits the model (see `run_fitting`)."""
     from vglint.probing.measure import pick_device  # torch is loaded by now, under the memory cap
 
     measure = _measure_function()
+
+    def measured(inputs: list[Any], time_dim: int | None) -> Any:
+        return measure(model, inputs, device=pick_device(job.get("device")), steps=job.get("steps") or 0,
+                       time_dim=time_dim)  # fmt: skip
+
+    return run_fitting(job, model, inputs, time_dim, measured, "the forward or backward pass")
+
+
+def run_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_dim: int | None,
+                run: Callable[[list[Any], int | None], Any], doing: str) -> Any:  # fmt: skip
+    """`run(inputs, time_dim)`. A synthesised image that does not fit the model (LeNet's 28x28, a
+    head sized for 224x224) is tried at the other common sizes before giving up with the first
+    error; `doing` names what raised in the failure's message."""
     sizes = [size for size in _OTHER_IMAGE_SIZES if size != (job.get("spatial") or 32)]
     first: tuple[Exception, list[Any]] | None = None
     while True:
         try:
-            return measure(model, inputs, device=pick_device(job.get("device")), steps=job.get("steps") or 0,
-                           time_dim=time_dim)  # fmt: skip
+            return run(inputs, time_dim)
         except Exception as error:  # noqa: BLE001 - anything the user's forward raises
             if _is_memory_error(error):
                 raise BuildFailure("memory", _describe(error)) from None
@@ -163,7 +175,7 @@ def _measure_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_di
             given = "the configured input" if job.get("input") else "a synthesised input"
             raise BuildFailure(
                 "forward",
-                f"the forward or backward pass with {given} of shape {shapes} raised {_describe(error)}; "
+                f"{doing} with {given} of shape {shapes} raised {_describe(error)}; "
                 f"if the model takes another input, {input_line(job)}",
             ) from None
 

@@ -18,8 +18,6 @@ from vglint.build.worker import MEMORY_ENV
 #: Models whose float32 parameters take up to this share of the worker's memory cap are built on
 #: the CPU too, to measure their init (VGG-16's 138M parameters under the default 4 GiB).
 CPU_SHARE = 1 / 4
-#: Image sizes tried, after the configured one, when a synthesised image does not fit the model.
-_OTHER_IMAGE_SIZES = (28, 64, 224)
 
 
 def record_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -67,34 +65,19 @@ def record_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recorded(job: dict[str, Any], model: Any, device: str) -> dict[str, Any]:
-    from vglint.build.inputs import InputError, input_line, synthesise
-    from vglint.build.worker import BuildFailure, _describe, _is_memory_error
+    from vglint.build.inputs import InputError, synthesise
+    from vglint.build.worker import BuildFailure, run_fitting
     from vglint.graph.record import record
 
     try:
-        inputs, _ = synthesise(job, model)
+        inputs, time_dim = synthesise(job, model)
     except InputError as error:
         raise BuildFailure("input", str(error)) from None
-    sizes = [size for size in _OTHER_IMAGE_SIZES if size != (job.get("spatial") or 32)]
-    first: Exception | None = None
-    while True:
-        try:
-            return record(model, [t.to(device) if hasattr(t, "to") else t for t in inputs])
-        except Exception as error:  # noqa: BLE001 - anything the user's forward raises
-            if _is_memory_error(error):
-                raise BuildFailure("memory", _describe(error)) from None
-            first = first or error
-            synthesised = not job.get("input") and len(inputs) == 1 and getattr(inputs[0], "dim", lambda: 0)() >= 4
-            if sizes and synthesised and isinstance(error, RuntimeError):
-                inputs, _ = synthesise({**job, "spatial": sizes.pop(0)}, model)
-                continue
-            given = "the configured input" if job.get("input") else "a synthesised input"
-            shapes = ", ".join(str(tuple(t.shape)) for t in inputs if hasattr(t, "shape"))
-            raise BuildFailure(
-                "forward",
-                f"the forward pass on {device} with {given} of shape {shapes} raised {_describe(first)}; "
-                f"if the model takes another input, {input_line(job)}",
-            ) from None
+
+    def recorded(inputs: list[Any], _time_dim: int | None) -> dict[str, Any]:
+        return record(model, [t.to(device) if hasattr(t, "to") else t for t in inputs])
+
+    return run_fitting(job, model, inputs, time_dim, recorded, f"the forward pass on {device}")
 
 
 def _source_of(cls: type) -> list[Any] | None:

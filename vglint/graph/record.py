@@ -433,29 +433,22 @@ _REGION_CALL = re.compile(r"[\w.]*(?:no_grad|inference_mode|set_grad_enabled)\s*
 
 
 def _flat(value: Any):
-    """Every item of a value, lists, tuples and dicts opened."""
+    """Every item of a value: lists, tuples, dicts and transformers' ModelOutput opened, depth first."""
     if isinstance(value, (list, tuple)):
         for item in value:
             yield from _flat(item)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _flat(item)
+    elif hasattr(value, "to_tuple") and not isinstance(value, torch.Tensor):  # transformers' ModelOutput
+        yield from _flat(value.to_tuple())
     else:
         yield value
 
 
 def _tensors(value: Any):
-    """The tensors in a value: a tensor, or lists, tuples and dicts of them, depth first."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
-    elif hasattr(value, "to_tuple"):  # transformers' ModelOutput
-        yield from _tensors(value.to_tuple())
+    """The tensors in a value, depth first."""
+    return (item for item in _flat(value) if isinstance(item, torch.Tensor))
 
 
 def record(model: nn.Module, inputs: list[Any]) -> dict[str, Any]:
