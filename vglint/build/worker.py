@@ -275,6 +275,13 @@ def _made(value: Any) -> Any:
 
 def _load(job: dict[str, Any], name: str, kind: str) -> Any:
     root = job.get("project_root")
+    installed = _installed_module(job.get("file"))
+    if installed is not None and not job.get("module"):
+        # a file of an installed package (torchvision/models/vgg.py) is imported as the package
+        # imports it: run again by a definition-only import, its `@register_model` decorators would
+        # register every name a second time and fail, and an installed library holds no training script
+        job = {**job, "module": installed, "project_root": None}
+        root = None
     if job.get("module"):
         if root:
             sys.path.insert(0, os.path.abspath(root))
@@ -290,6 +297,21 @@ def _load(job: dict[str, Any], name: str, kind: str) -> Any:
         return load_definitions(job["file"], root, needed, line, None if kind == "variable" else name.split(".")[0])
     except (SyntaxError, OSError, UnicodeDecodeError, ValueError) as error:
         raise BuildFailure("import", f"reading {job.get('file')} failed: {_describe(error)}") from None
+
+
+def _installed_module(file: str | None) -> str | None:
+    """The dotted name of a `.py` file inside the installed packages (site-packages), else None."""
+    if not file:
+        return None
+    path = os.path.abspath(file)
+    for library in sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}, key=len, reverse=True):
+        library = os.path.abspath(library) + os.sep
+        if path.startswith(library) and path.endswith(".py"):
+            parts = path[len(library) : -3].split(os.sep)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            return ".".join(parts) if parts and all(part.isidentifier() for part in parts) else None
+    return None
 
 
 def _construction_failure(error: Exception, job: dict[str, Any], failures: dict[str, str]) -> BuildFailure:
