@@ -347,3 +347,19 @@ def test_an_underflowing_product_gives_a_tiny_number_not_an_error():
 )
 def test_dominant_cause(activation_log10, init_log10, cause):
     assert Estimate(1e-5, 10, activation_log10, init_log10).dominant_cause == cause
+
+
+def test_a_dense_block_is_walked_once_per_merge_not_once_per_route():
+    """DenseNet's `torch.cat(features)`: each concat holds every earlier one in its branches, 2**40
+    routes through 40 layers. Walking each merge once lists every layer, each at most once per merge."""
+    from vglint.ir import iter_layers
+
+    stem = linear()
+    features = [(stem,)]
+    layers = [stem]
+    for _ in range(40):
+        layers.append(linear())
+        features.append((merge("concat", *features), layers[-1]))
+    walked = list(iter_layers((merge("concat", *features),)))
+    assert {id(layer) for layer in walked} == {id(layer) for layer in layers}
+    assert len(walked) == sum(range(1, 42))  # layer j is on the branches of the 41 - j merges after it

@@ -216,12 +216,19 @@ def saturating_chains(items: list[Layer | Marker]) -> list[list[Layer]]:
     return chains
 
 
-def iter_layers(path: Path) -> Iterator[Layer]:
-    """Every layer in `path`, all branches included, in order."""
+def iter_layers(path: Path, _seen: set[int] | None = None) -> Iterator[Layer]:
+    """Every layer in `path`, all branches included, in order. A merge met again through another
+    branch is walked once: DenseNet's `torch.cat(features)` holds every earlier concat in each of
+    its branches, so walking each copy made a block of 24 layers 2**24 walks (the parent process
+    grew past 10 GB on torchvision's densenet.py under `--graph`)."""
+    seen = set() if _seen is None else _seen
     for step in path:
         if isinstance(step, Merge):
+            if id(step) in seen:
+                continue
+            seen.add(id(step))
             for branch in step.branches:
-                yield from iter_layers(branch)
+                yield from iter_layers(branch, seen)
         else:
             yield step
 
