@@ -148,6 +148,24 @@ def test_unknown_key_names_the_file(tmp_path):
     assert refused(tmp_path, "[tool.vglint]\nnope = 1\n") == f"unknown key 'tool.vglint.nope' in {tmp_path / 'pyproject.toml'}"
 
 
+def test_a_model_table_key_other_than_its_own_is_a_keyword_argument(tmp_path):
+    settings = load(
+        tmp_path,
+        '[tool.vglint.models."transformers:BertModel"]\n'
+        'config = { factory = "transformers:BertConfig", num_hidden_layers = 2 }\n'
+        "kwargs = { add_pooling_layer = false }\n"
+        "input = [[2, 16]]\n",
+    )
+    spec = settings.models["transformers:BertModel"]
+    assert spec.kwargs == {
+        "config": {"factory": "transformers:BertConfig", "num_hidden_layers": 2},
+        "add_pooling_layer": False,
+    }
+    assert spec.input == [[2, 16]]
+    twice = '[tool.vglint.models."m:Net"]\ndepth = 3\nkwargs = { depth = 4 }\n'
+    assert refused(tmp_path, twice) == "'tool.vglint.models.'m:Net'.depth' is given twice: as a key and in kwargs"
+
+
 def test_tool_and_tool_vglint_must_be_tables(tmp_path):
     path = tmp_path / "pyproject.toml"
     assert refused(tmp_path, 'tool = "x"\n') == f"'tool' in {path} must be a table"

@@ -165,7 +165,10 @@ _DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "long"
 
 
 def parse_model_spec(name: str, spec: Any) -> ModelSpec:
-    """One `[tool.vglint.models."FILE:NAME"]` table, checked key by key."""
+    """One `[tool.vglint.models."FILE:NAME"]` table, checked key by key. A key other than `args`,
+    `kwargs`, `input` and `dtype` is a keyword argument of the constructor, as the issue-style
+    `{ config = { factory = "transformers:BertConfig" } }` writes it; a misspelt key then fails the
+    build with the constructor's own "unexpected keyword argument", shown as VG002."""
     if not isinstance(spec, dict):
         raise ConfigError(f"'{name}' must be a table with args, kwargs, input or dtype")
     parsed = ModelSpec()
@@ -173,7 +176,7 @@ def parse_model_spec(name: str, spec: Any) -> ModelSpec:
         if key == "args" and isinstance(value, list):
             parsed.args = value
         elif key == "kwargs" and isinstance(value, dict):
-            parsed.kwargs = value
+            parsed.kwargs = {**value, **parsed.kwargs}
         elif key == "input" and isinstance(value, list) and value and all(
             isinstance(shape, list) and shape and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
             for shape in value
@@ -185,8 +188,10 @@ def parse_model_spec(name: str, spec: Any) -> ModelSpec:
             expected = {"args": "a list", "kwargs": "a table", "input": "a list of shapes, e.g. [[8, 3, 32, 32]]",
                         "dtype": "one of " + ", ".join(_DTYPES) + ", or a list of them, one per input"}[key]  # fmt: skip
             raise ConfigError(f"'{name}.{key}' must be {expected}")
-        else:
-            raise ConfigError(f"unknown key '{name}.{key}' (keys: args, kwargs, input, dtype)")
+        else:  # `"transformers:BertModel" = { config = { factory = "transformers:BertConfig" } }`
+            parsed.kwargs[key] = value
+    if overlap := sorted(set(spec.get("kwargs") or {}) & (set(spec) - {"args", "kwargs", "input", "dtype"})):
+        raise ConfigError(f"'{name}.{overlap[0]}' is given twice: as a key and in kwargs")
     return parsed
 
 
