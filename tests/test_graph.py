@@ -277,7 +277,8 @@ def test_check_model_runs_the_architecture_rules_on_the_built_model():
     assert vglint.check_model(healthy, torch.randn(8, 8)) == []
 
 
-def test_a_model_named_only_in_the_configuration_with_a_factory_for_its_config(tmp_path: Path, monkeypatch):
+def _zoo_package(tmp_path: Path, arguments: str) -> None:
+    """A package `zoo` whose Stack takes its depth from a config dataclass, named in pyproject.toml."""
     package = tmp_path / "zoo"
     package.mkdir()
     (package / "__init__.py").write_text("", encoding="utf-8")
@@ -310,12 +311,24 @@ def test_a_model_named_only_in_the_configuration_with_a_factory_for_its_config(t
         encoding="utf-8",
     )
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.vglint.models."zoo.nets:Stack"]\n'
-        'kwargs = { config = { factory = "zoo.nets:StackConfig", depth = 12 } }\n'
+        '[tool.vglint.models."zoo.nets:Stack"]\n' + arguments +
         "input = [[2, 32]]\n",
         encoding="utf-8",
     )
     (tmp_path / "train.py").write_text("epochs = 1\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        'kwargs = { config = { factory = "zoo.nets:StackConfig", depth = 12 } }\n',
+        'config = { factory = "zoo.nets:StackConfig", depth = 12 }\n',  # a keyword argument as a key of its own
+    ],
+)
+def test_a_model_named_only_in_the_configuration_with_a_factory_for_its_config(
+    tmp_path: Path, monkeypatch, arguments: str
+):
+    _zoo_package(tmp_path, arguments)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["check", "train.py", "--graph", "--output-format", "json"])
     findings = json.loads(result.output)
@@ -325,3 +338,15 @@ def test_a_model_named_only_in_the_configuration_with_a_factory_for_its_config(t
         ("zoo/nets.py", 13, "VG103"),
     }
     assert all(f["evidence"]["configured_as"] == "zoo.nets:Stack" for f in findings)
+
+
+def test_inspect_graph_shows_a_model_named_only_in_the_configuration(tmp_path: Path, monkeypatch):
+    _zoo_package(tmp_path, 'config = { factory = "zoo.nets:StackConfig", depth = 3 }\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["inspect", "train.py", "--graph"])
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "zoo/nets.py:13: Stack  (configured as zoo.nets:Stack)\n"
+        "  built path:    (Linear -> sigmoid) x3  (on cpu)\n"
+        "  built depth:   3 weight layers, saturating 3, norms 0, skips 0, estimate 2.1e-02\n"
+    )  # two (sigmoid -> default-init Linear) factors of 1/48 in the product, whose square root is the RMS ratio

@@ -12,13 +12,18 @@ import json
 import os
 import sys
 import tokenize
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vglint import __version__
 from vglint.config import ConfigError, RuleSelection, Settings, find_config, load_config
 from vglint.findings import Severity
+
+if TYPE_CHECKING:  # torch-free at import: the probe's module is loaded only by the commands that build
+    from vglint.probing.run import ProbeOptions
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -70,6 +75,20 @@ def cli() -> None:
     """Find vanishing-gradient risks in PyTorch model code. `vglint PATH` is `vglint check PATH`."""
 
 
+def _build_limits(command: Callable) -> Callable:
+    """The worker's limits, the same options on every command that builds models."""
+    command = click.option("--probe-memory", type=click.FloatRange(min=0.5), default=4, show_default=True,
+                           help="GiB of memory the worker that builds the models may use.")(command)  # fmt: skip
+    return click.option("--probe-timeout", type=click.FloatRange(min=1), default=60, show_default=True,
+                        help="Seconds each model may take to build (and probe).")(command)  # fmt: skip
+
+
+def _options(timeout_s: float, memory_gib: float, **more: Any) -> ProbeOptions:
+    from vglint.probing.run import ProbeOptions
+
+    return ProbeOptions(timeout_s=timeout_s, memory_bytes=int(memory_gib * (1 << 30)), **more)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=str)
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated; ALL for all).")
@@ -108,20 +127,7 @@ def cli() -> None:
     show_default=True,
     help="Probe device: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps.",
 )
-@click.option(
-    "--probe-timeout",
-    type=click.FloatRange(min=1),
-    default=60,
-    show_default=True,
-    help="Seconds each model may take to build and probe.",
-)
-@click.option(
-    "--probe-memory",
-    type=click.FloatRange(min=0.5),
-    default=4,
-    show_default=True,
-    help="GiB of memory the probe's worker may use.",
-)
+@_build_limits
 @click.option(
     "--probe-steps",
     type=click.IntRange(min=0),
@@ -164,15 +170,13 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
                                 detail=verbose and not quiet and output_format != "json" and not statistics)  # fmt: skip
     if graph:
         from vglint.graph.run import graph_findings
-        from vglint.probing.run import ProbeOptions, progress_bar
+        from vglint.probing.run import progress_bar
 
-        graph_findings(result, settings, ProbeOptions(timeout_s=probe_timeout, memory_bytes=int(probe_memory * (1 << 30))),
-                       detail=verbose, progress=progress_bar())  # fmt: skip
+        graph_findings(result, settings, _options(probe_timeout, probe_memory), detail=verbose, progress=progress_bar())
     if probe:
-        from vglint.probing.run import ProbeOptions, probe_findings, progress_bar
+        from vglint.probing.run import probe_findings, progress_bar
 
-        options = ProbeOptions(everything=probe_all, device=device, timeout_s=probe_timeout,
-                               memory_bytes=int(probe_memory * (1 << 30)), steps=probe_steps)  # fmt: skip
+        options = _options(probe_timeout, probe_memory, everything=probe_all, device=device, steps=probe_steps)
         probe_findings(result, settings, options, progress_bar())
     for warning in result.warnings:
         click.echo(f"vglint: warning: {warning}", err=True)
@@ -258,7 +262,8 @@ def _settings(paths: list[str], config_file: str | None, isolated: bool, stdin_f
 @click.option(
     "--graph", is_flag=True, help="Build each model too and show the built model's path beside (needs torch)."
 )
-def inspect(paths, output_format, graph):
+@_build_limits
+def inspect(paths, output_format, graph, probe_timeout, probe_memory):
     """Show each model's deepest path, depth, saturating runs, normalisations, skips and estimate."""
     from vglint.describe import describe_paths, render_text
 
@@ -271,9 +276,8 @@ def inspect(paths, output_format, graph):
     models, problems = describe_paths(list(paths), settings)
     if graph:
         from vglint.graph.run import describe_built
-        from vglint.probing.run import ProbeOptions
 
-        describe_built(models, settings, ProbeOptions())
+        describe_built(models, settings, _options(probe_timeout, probe_memory))
     for problem in problems:
         click.echo(f"vglint: warning: {problem}", err=True)
     if output_format == "json":

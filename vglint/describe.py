@@ -100,6 +100,9 @@ def _built_text(model: dict[str, Any]) -> str:
 def render_text(models: list[dict[str, Any]]) -> str:
     blocks = []
     for m in models:
+        if "deepest_path" not in m:  # a model named in the configuration: there is only the built one
+            blocks.append(f"{m['filename']}:{m['line']}: {m['model']}  (configured as {m['configured_as']})\n" + _built_text(m))
+            continue
         note = _note(m)
         blocks.append(
             f"{m['filename']}:{m['line']}: {m['model']}{note}\n"

@@ -150,17 +150,34 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
     """The models the configuration names by import path (`"mypkg.zoo:resnet_tiny"`,
     `"transformers:BertModel"` with a `factory` for its config), built and checked like the
     file's own; their findings are reported at their class's definition."""
+    vg002 = next((rule for rule in rules if rule.code == "VG002"), None)
+    for target, graph, filename, text, outcome in _built_configured(settings, options):
+        if graph is None:
+            if vg002 is not None:
+                result.findings.append(_build_failed(vg002.finding, target, Span.at(1), outcome))
+            continue
+        analysis = FileAnalysis(filename, text, models=[graph])
+        findings, errors = check_analysis(analysis, rules, settings)
+        for finding in findings:
+            finding.evidence["graph_device"] = outcome["graph"].get("device")
+            finding.evidence["configured_as"] = target.filename
+        result.findings.extend(findings)
+        result.internal_errors.extend(errors)
+        result.coverage.append(file_coverage(analysis, detail))
+
+
+def _built_configured(settings: Settings, options: ProbeOptions):
+    """Each configured import-path model, built in the worker: (target, its lowered graph or None,
+    the file that defines it and its text, the worker's outcome)."""
     from vglint.build.pool import run_jobs
 
     targets = list(_configured_targets(settings))
     if not targets:
         return
-    vg002 = next((rule for rule in rules if rule.code == "VG002"), None)
     outcomes = run_jobs([t.job for t in targets], timeout_s=options.timeout_s, memory_bytes=options.memory_bytes)
     for target, outcome in zip(targets, outcomes):
         if not outcome.get("ok"):
-            if vg002 is not None:
-                result.findings.append(_build_failed(vg002.finding, target, Span.at(1), outcome))
+            yield target, None, target.filename, "", outcome
             continue
         recorded = outcome["graph"]
         filename, line = recorded.get("source") or (target.filename, 1)
@@ -170,14 +187,7 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
         except OSError:
             text = ""
         graph = lower(recorded, name=target.model, filename=filename, site=FixedSite(Span.at(line)))
-        analysis = FileAnalysis(filename, text, models=[graph])
-        findings, errors = check_analysis(analysis, rules, settings)
-        for finding in findings:
-            finding.evidence["graph_device"] = recorded.get("device")
-            finding.evidence["configured_as"] = target.filename
-        result.findings.extend(findings)
-        result.internal_errors.extend(errors)
-        result.coverage.append(file_coverage(analysis, detail))
+        yield target, graph, filename, text, outcome
 
 
 def _configured_targets(settings: Settings):
@@ -232,7 +242,8 @@ def _key(finding: Finding) -> tuple:
 
 def describe_built(models: list[dict], settings: Settings, options: ProbeOptions) -> None:
     """`vglint inspect --graph`: beside each model's static description (`describe`'s dicts), the
-    same numbers of the built model under `built`, or why it could not be built under `built_error`."""
+    same numbers of the built model under `built`, or why it could not be built under `built_error`;
+    then the models the configuration names by import path, with `built` (or `built_error`) only."""
     from vglint.describe import describe
 
     files, names = [], []
@@ -255,3 +266,12 @@ def describe_built(models: list[dict], settings: Settings, options: ProbeOptions
             continue
         described = describe(outcome.graph, model["filename"])
         model["built"] = {key: described[key] for key in keep} | {"device": outcome.device}
+    for target, graph, filename, _, outcome in _built_configured(settings, options):
+        model = {"filename": target.filename, "model": target.model, "line": 1, "configured_as": target.filename}
+        if graph is None:
+            model["built_error"] = outcome.get("reason", "unknown reason")
+        else:
+            described = describe(graph, filename)
+            model |= {"filename": filename, "line": described["line"]}
+            model["built"] = {key: described[key] for key in keep} | {"device": outcome["graph"].get("device")}
+        models.append(model)  # built only: the source front-end was not asked about it
