@@ -124,6 +124,25 @@ def test_residual_add_is_a_skip_and_a_layer_keeps_its_name():
     assert [layer.name for layer in graph.declared] == ["0", "1.norm", "1.fc", "2.norm", "2.fc", "3"]
 
 
+class KeywordFed(nn.Module):
+    """Leaf layers called with keyword tensors, as transformers code calls them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.norm = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 16)
+
+    def forward(self, x):
+        attended, _ = self.attention(query=x, key=x, value=x, need_weights=False)
+        return self.fc(self.norm(input=torch.tanh(attended)))
+
+
+def test_a_leaf_fed_keyword_tensors_is_on_the_path():
+    graph = lowered(KeywordFed(), torch.randn(2, 5, 16))
+    assert compress(deepest_path(graph.path)) == "MultiheadAttention -> tanh -> LayerNorm -> Linear"
+
+
 class Gated(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -148,7 +148,7 @@ class Recorder(TorchFunctionMode):
         #: id(tensor) -> (node, made under no_grad, a weak reference whose death removes the entry,
         #: so that an id reused by a later tensor is not taken for the dead one's)
         self.producer: dict[int, tuple[int, bool, Any]] = {}
-        self.leaves: list[tuple[nn.Module, list[int]] | None] = []  # entered modules; None: not a leaf
+        self.leaves: list[nn.Module | None] = []  # entered modules; None: not a leaf
         self.inside_leaf = 0
         self.module_nodes: dict[int, dict[str, Any]] = {}
         self.carried: dict[int, tuple[int, Any]] = {}  # id(a number or list from `.item()`) -> (cut node, it)
@@ -174,20 +174,23 @@ class Recorder(TorchFunctionMode):
             self.inside_leaf += 1
             return
         if is_leaf(module):
-            self.leaves.append((module, self._inputs(args)))
+            self.leaves.append(module)
             self.inside_leaf = 1
         else:
             self.leaves.append(None)
 
-    def leave(self, module: nn.Module, args: Any, output: Any) -> None:
+    def leave(self, module: nn.Module, args: Any, kwargs: dict[str, Any], output: Any) -> None:
+        """A leaf's inputs are read here, where the hook also gets the keyword arguments
+        (`self.attn(query=x, key=x, value=x)`); nothing inside the leaf was recorded, so each input
+        still has the producer it had on entering."""
         if self.inside_leaf > 1:
             self.inside_leaf -= 1
             return
-        entry = self.leaves.pop() if self.leaves else None
-        if entry is None:
+        leaf = self.leaves.pop() if self.leaves else None
+        if leaf is None:
             return
         self.inside_leaf = 0
-        leaf, inputs = entry
+        inputs = self._inputs((args, kwargs))
         if not inputs and not _has_trainable(leaf):
             return  # a layer on a mask or a constant
         node = dict(self._module_node(leaf), inputs=inputs)
@@ -460,7 +463,7 @@ def record(model: nn.Module, inputs: list[Any]) -> dict[str, Any]:
     modes = [(module, module.training) for module in model.modules()]
     model.train()
     pre = nn.modules.module.register_module_forward_pre_hook(recorder.enter)
-    post = nn.modules.module.register_module_forward_hook(recorder.leave)
+    post = nn.modules.module.register_module_forward_hook(recorder.leave, with_kwargs=True)
     try:
         for index, tensor in enumerate(inputs):
             recorder.source(tensor, index)
