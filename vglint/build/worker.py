@@ -63,6 +63,33 @@ def _inference_mode_as_no_grad(torch: Any) -> None:
     torch.inference_mode = InferenceModeAsNoGrad
 
 
+#: The hosts the current job's code tried to reach; the worker refuses them (see `_refuse_network`).
+_network_attempts: list[str] = []
+_LOCAL_HOSTS = frozenset({None, "", "localhost", "127.0.0.1", "::1", b"localhost"})
+
+
+def _refuse_network() -> None:
+    """The worker runs offline: a builder's default arguments may fetch weights
+    (`fasterrcnn_resnet50_fpn()` downloads its ImageNet backbone, 100 MB), and vglint only needs
+    the architecture. An audit hook refuses every name lookup and connection to another machine
+    before it happens; the build then fails with a message that names the host."""
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "socket.getaddrinfo":
+            host = args[0]
+        elif event == "socket.connect" and isinstance(args[1], tuple):  # not a Unix socket's path
+            host = args[1][0]
+        else:
+            return
+        if host in _LOCAL_HOSTS:
+            return
+        where = host.decode() if isinstance(host, bytes) else str(host)
+        _network_attempts.append(where)
+        raise ConnectionRefusedError(f"vglint's builder is offline (refused {where})")
+
+    sys.addaudithook(hook)
+
+
 def main() -> None:
     # run as `python -m`, this module is `__main__`: the graph job's `from vglint.build.worker import
     # BuildFailure` must get this module's class, or run_job would not catch it
@@ -78,6 +105,7 @@ def main() -> None:
     sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - for the life of the process
     faulthandler.enable(file=sys.stderr)
     _apply_memory_cap()
+    _refuse_network()
 
     torch_error = _import_torch()
     ready = {"ready": True, "pid": os.getpid()}
@@ -109,6 +137,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Build, feed and measure one job's model; every outcome is a result dict, never an exception."""
     saved_path = list(sys.path)
     saved_modules = set(sys.modules)
+    _network_attempts.clear()
     try:
         if job.get("mode") == "graph":
             from vglint.graph.build import record_job
@@ -318,6 +347,13 @@ def _construction_failure(error: Exception, job: dict[str, Any], failures: dict[
     message = str(error)
     if _is_memory_error(error):
         return BuildFailure("memory", _describe(error))
+    if _network_attempts:
+        return BuildFailure(
+            "needs-arguments",
+            f"building the model tried to download from {_network_attempts[0]} ({_describe(error)}); vglint builds "
+            "models offline and needs no weights: give the arguments that skip the download (weights=None, "
+            f'weights_backbone=None, pretrained=False) under [tool.vglint.models."{config_key(job)}"] in pyproject.toml',
+        )
     if isinstance(error, TypeError) and "missing" in message and "argument" in message:
         return BuildFailure(
             "needs-arguments",
