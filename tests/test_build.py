@@ -332,6 +332,47 @@ def test_module_targets_and_packages(pool_run: dict) -> None:
     assert results["pkg-Net"]["ok"], results["pkg-Net"]  # a relative import; the loop that exits never ran
 
 
+FITTING = """\
+import torch
+from torch import nn
+
+
+class AssertsItsSize(nn.Module):  # a ViT-style patch embedding that checks the image's size
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, kernel_size=16, stride=16)
+
+    def forward(self, x):
+        assert x.shape[-1] == 224, f"Wrong image height! Expected 224 but got {x.shape[-1]}!"
+        return self.patch(x)
+
+
+class StemFromAList(nn.Module):  # the stem sits in a list the source does not follow
+    def __init__(self, settings=((3, 96), (96, 96))):
+        super().__init__()
+        self.features = nn.Sequential(*[nn.Conv2d(a, b, 3, padding=1) for a, b in settings])
+
+    def forward(self, x):
+        return self.features(x)
+"""
+
+
+def test_a_synthesised_input_that_does_not_fit_is_made_again(tmp_path: Path) -> None:
+    (tmp_path / "fitting.py").write_text(FITTING)
+    jobs = [
+        _job(tmp_path / "fitting.py", "AssertsItsSize", hint={"first": "Conv2d", "in_channels": 3}, mode="graph"),
+        # the source's guess: the 96-channel conv it saw first; the built model's stem takes 3
+        _job(tmp_path / "fitting.py", "StemFromAList", hint={"first": "Conv2d", "in_channels": 96}, mode="graph"),
+        _job(tmp_path / "fitting.py", "StemFromAList", hint={"first": "Conv2d", "in_channels": 96}, id="measured"),
+    ]
+    sized, stem, measured = run_jobs(jobs, timeout_s=60, memory_bytes=MEMORY_BYTES)
+    assert sized["ok"], sized
+    assert stem["ok"], stem
+    assert measured["ok"], measured
+    layers = [node["name"] for node in stem["graph"]["nodes"] if node.get("name")]
+    assert layers == ["features.0", "features.1"]
+
+
 def test_a_resident_size_over_the_cap_is_killed(tmp_path: Path) -> None:
     """Without the address-space cap (as with CUDA) the parent's polling of /proc still stops it."""
     if not Path("/proc/self/statm").exists():

@@ -184,42 +184,57 @@ def _measure_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_di
 
 def run_fitting(job: dict[str, Any], model: Any, inputs: list[Any], time_dim: int | None,
                 run: Callable[[list[Any], int | None], Any], doing: str) -> Any:  # fmt: skip
-    """`run(inputs, time_dim)`. A synthesised image that does not fit the model (LeNet's 28x28, a
-    head sized for 224x224) is tried at the other common sizes before giving up with the first
-    error; `doing` names what raised in the failure's message."""
-    sizes = [size for size in _OTHER_IMAGE_SIZES if size != (job.get("spatial") or 32)]
+    """`run(inputs, time_dim)`, on a synthesised input that fits the model. The input is a guess:
+    when the model raises on it, the input the built model's own first layer takes is tried (the
+    source may name a later layer first: torchvision's ConvNeXt feeds its stem from a list), and an
+    image at the other common sizes (LeNet's 28x28, a ViT that asserts 224, Inception's 299). When
+    none fits, the first error is reported; `doing` names what raised. A configured input is run once."""
     first: tuple[Exception, list[Any]] | None = None
-    while True:
+    for inputs, time_dim in _inputs_to_try(job, model, inputs, time_dim):
         try:
             return run(inputs, time_dim)
         except Exception as error:  # noqa: BLE001 - anything the user's forward raises
             if _is_memory_error(error):
                 raise BuildFailure("memory", _describe(error)) from None
             first = first or (error, inputs)
-            if sizes and _synthesised_image(job, inputs) and _shape_mismatch(error):
-                inputs, time_dim = synthesise({**job, "spatial": sizes.pop(0)}, model)
-                continue
-            error, inputs = first
-            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-            given = "the configured input" if job.get("input") else "a synthesised input"
-            raise BuildFailure(
-                "forward",
-                f"{doing} with {given} of shape {shapes} raised {_describe(error)}; "
-                f"if the model takes another input, {input_line(job)}",
-            ) from None
+    error, inputs = first
+    shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+    given = "the configured input" if job.get("input") else "a synthesised input"
+    raise BuildFailure(
+        "forward",
+        f"{doing} with {given} of shape {shapes} raised {_describe(error)}; "
+        f"if the model takes another input, {input_line(job)}",
+    ) from None
 
 
 #: Image sizes tried, after the configured one, when a synthesised image does not fit the model.
-_OTHER_IMAGE_SIZES = (28, 64, 224)
+_OTHER_IMAGE_SIZES = (28, 64, 224, 299)
+_SPATIAL = ("Conv1d", "Conv2d", "Conv3d")
 
 
-def _synthesised_image(job: dict[str, Any], inputs: list[Any]) -> bool:
-    return not job.get("input") and len(inputs) == 1 and getattr(inputs[0], "dim", lambda: 0)() >= 4
+def _inputs_to_try(job: dict[str, Any], model: Any, inputs: list[Any], time_dim: int | None):
+    """The given inputs, then (for a synthesised one) those of the source's hint and of the built
+    model's first layer, each image at every size; made one at a time, only when needed."""
+    yield inputs, time_dim
+    if job.get("input"):
+        return
+    from vglint.build.inputs import InputError, hint_from_model
 
-
-def _shape_mismatch(error: Exception) -> bool:
-    text = str(error)
-    return isinstance(error, RuntimeError) and ("shape" in text or "size" in text)
+    hints = [hint for hint in (job.get("input_hint"), hint_from_model(model)) if hint]
+    tried = [(tuple(tuple(t.shape) for t in inputs), [str(t.dtype) for t in inputs])]
+    configured = job.get("spatial") or 32
+    for hint in dict.fromkeys(json.dumps(hint, sort_keys=True) for hint in hints):
+        hint = json.loads(hint)
+        sizes = [configured, *_OTHER_IMAGE_SIZES] if hint.get("first") in _SPATIAL else [configured]
+        for size in dict.fromkeys(sizes):
+            try:
+                candidate, candidate_time = synthesise({**job, "input_hint": hint, "spatial": size}, model)
+            except InputError:
+                break
+            shape = (tuple(tuple(t.shape) for t in candidate), [str(t.dtype) for t in candidate])
+            if shape not in tried:
+                tried.append(shape)
+                yield candidate, candidate_time
 
 
 _UNDEFINED = re.compile(r"name '(\w+)' is not defined")
