@@ -24,7 +24,7 @@ from torch import nn
 from vglint.cli import cli
 from vglint.config import Settings
 from vglint.coverage import FULL
-from vglint.engine import check_paths
+from vglint.engine import check_paths, display_name
 from vglint.findings import FixedSite, Span
 from vglint.graph.lower import lower
 from vglint.graph.record import construction_sites, record
@@ -369,3 +369,20 @@ def test_inspect_graph_shows_a_model_named_only_in_the_configuration(tmp_path: P
         "  built path:    (Linear -> sigmoid) x3  (on cpu)\n"
         "  built depth:   3 weight layers, saturating 3, norms 0, skips 0, estimate 2.1e-02\n"
     )  # two (sigmoid -> default-init Linear) factors of 1/48 in the product, whose square root is the RMS ratio
+
+
+def test_the_coverage_line_counts_the_models_that_could_not_be_built():
+    path = FIXTURES / "graph" / "registry_factory.py"
+    result = CliRunner().invoke(cli, ["check", str(path), "--isolated", "--graph", "-v"])
+    lines = result.output.splitlines()
+    shown = display_name(path)
+    assert lines[-1] == "2 models in 1 file: 1 fully analysed, 1 partly (loop not run); 1 of 2 built (1 not: needs arguments)"
+    listed = {line.split(": ")[1]: line for line in lines if line.startswith(f"{shown}:") and ": " in line}
+    assert listed["SigmoidMLP"].endswith(
+        "; not built (TypeError: SigmoidMLP.__init__() missing 3 required positional arguments: 'depth', 'width', "
+        "and 'num_classes'; give them with args = [...] or kwargs = {...} under "
+        f'[tool.vglint.models."{shown}:SigmoidMLP"] in pyproject.toml)'
+    )
+    assert listed["sigmoid_mlp_24"].endswith(": sigmoid_mlp_24: fully analysed; built (on cpu)")
+    static = CliRunner().invoke(cli, ["check", str(path), "--isolated"])
+    assert "built" not in static.output.splitlines()[-1]  # only graph mode builds

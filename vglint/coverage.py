@@ -32,6 +32,19 @@ class ModelCoverage:
     kinds: tuple[str, ...] = ()
     line: int | None = None
     reasons: tuple[tuple[str, int | None], ...] = ()
+    #: Graph mode only: `built` (on cpu or meta), else why the model could not be built, as a
+    #: label (`needs arguments`); `build_detail` is the worker's whole reason, kept for `-v`.
+    built: str | None = None
+    build_detail: str | None = None
+
+
+#: A failed build's kind (see vglint.build.pool) as the coverage line counts it.
+BUILD_FAILURES = {
+    "needs-arguments": "needs arguments", "input": "input unknown", "forward": "forward raised",
+    "raise": "build raised", "import": "import failed", "not-found": "not importable", "not-a-module": "not a module",
+    "timeout": "time limit", "memory": "memory limit", "crash": "crashed",
+}  # fmt: skip
+BUILT = "built"
 
 
 @dataclass
@@ -81,7 +94,8 @@ def _counted(labels: list[str]) -> str:
 
 
 def coverage_line(files: list[FileCoverage], files_checked: int) -> str:
-    """`12 models in 9 files: 9 fully analysed, 2 partly (unknown layer factory), 1 skipped (analysis budget)`."""
+    """`12 models in 9 files: 9 fully analysed, 2 partly (unknown layer factory), 1 skipped (analysis budget)`;
+    in graph mode also `; 10 of 12 built (2 not: needs arguments)`."""
     models = [m for f in files for m in f.models]
     line = f"{len(models)} model{'s' * (len(models) != 1)} in {files_checked} file{'s' * (files_checked != 1)}"
     if models:
@@ -91,6 +105,12 @@ def coverage_line(files: list[FileCoverage], files_checked: int) -> str:
             if these:
                 parts.append(f"{len(these)} {status} ({_counted([m.kinds[0] for m in these])})")
         line += ": " + ", ".join(parts)
+    asked = [m for m in models if m.built is not None]
+    if asked:
+        failed = [m.built for m in asked if m.built != BUILT]
+        line += f"; {len(asked) - len(failed)} of {len(asked)} built"
+        if failed:
+            line += f" ({len(failed)} not: {_counted(failed)})"
     for count, what in ((sum(f.unreadable for f in files), "could not be read or parsed"),
                         (sum(f.failed for f in files), "failed (internal error)")):  # fmt: skip
         if count:
@@ -104,6 +124,9 @@ def model_listing(files: list[FileCoverage]) -> str:
     for f in files:
         for m in f.models:
             where = f"{f.filename}:{m.line}:" if m.line is not None else f"{f.filename}:"
+            if m.status == SKIPPED and m.built not in (None, BUILT):  # named in the configuration only
+                out.append(f"{where} {m.name}: not built ({m.build_detail or m.built})")
+                continue
             if m.status == SKIPPED:
                 out.append(f"{where} {m.name}: skipped ({m.kinds[0]})")
             elif m.status == PARTLY:
@@ -114,6 +137,10 @@ def model_listing(files: list[FileCoverage]) -> str:
                 out.append(f"{where} {m.name}: partly analysed ({reasons or ', '.join(m.kinds)})")
             else:
                 out.append(f"{where} {m.name}: fully analysed")
+            if m.built == BUILT:
+                out[-1] += f"; built ({m.build_detail})" if m.build_detail else "; built"
+            elif m.built is not None:
+                out[-1] += f"; not built ({m.build_detail or m.built})"
         if f.unreadable:
             out.append(f"{f.filename}: not analysed (could not be read or parsed)")
         elif f.failed:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vglint.analysis import FileAnalysis
 from vglint.config import Settings
-from vglint.coverage import file_coverage
+from vglint.coverage import BUILD_FAILURES, BUILT, SKIPPED, FileCoverage, ModelCoverage, file_coverage
 from vglint.engine import Result, _settle_heap, check_analysis, display_name, make_rules, on_deep_stack, unsuppressed
 from vglint.findings import Finding, FixedSite, Span
 from vglint.graph.lower import lower
@@ -139,11 +139,33 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
                   for o, s in zip(outcomes, analysis.models) if vg002 is not None and _worth_saying(o, s)]  # fmt: skip
         result.findings = [f for f in result.findings if f.filename != filename]
         result.findings.extend(findings + unsuppressed(failed, analysis.text, filename, settings))
-        result.coverage[position[filename]] = file_coverage(merged, detail)
+        result.coverage[position[filename]] = _with_builds(file_coverage(merged, detail), outcomes, detail)
         del analysis, merged
         _settle_heap()
     _configured_models(result, settings, options, rules, detail)
     result.findings.sort(key=Finding.sort_key)
+
+
+def _with_builds(coverage: FileCoverage, outcomes: list[GraphOutcome], detail: bool) -> FileCoverage:
+    """The file's coverage with whether each model was built: a model that could not be built
+    keeps its static findings, and the coverage line must not let that pass for a built one."""
+    by_name: dict[str, list[GraphOutcome]] = {}
+    for outcome in outcomes:
+        by_name.setdefault(outcome.target.model, []).append(outcome)
+    models = []
+    for model in coverage.models:
+        queue = by_name.get(model.name)
+        if not queue:
+            models.append(model)
+            continue
+        outcome = queue.pop(0)
+        if outcome.graph is not None:
+            built, said = BUILT, f"on {outcome.device}"
+        else:
+            built = BUILD_FAILURES.get(outcome.failure.get("kind"), "not built")
+            said = outcome.failure.get("reason") or built
+        models.append(dataclasses.replace(model, built=built, build_detail=said if detail else None))
+    return dataclasses.replace(coverage, models=models)
 
 
 def _configured_models(result: Result, settings: Settings, options: ProbeOptions, rules: list, detail: bool) -> None:
@@ -155,6 +177,10 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
         if graph is None:
             if vg002 is not None:
                 result.findings.append(_build_failed(vg002.finding, target, Span.at(1), outcome))
+            label = BUILD_FAILURES.get(outcome.get("kind"), "not built")
+            said = outcome.get("reason") if detail else None
+            model = ModelCoverage(target.model, SKIPPED, ("could not be built",), built=label, build_detail=said)
+            result.coverage.append(FileCoverage(target.filename, [model]))
             continue
         analysis = FileAnalysis(filename, text, models=[graph])
         findings, errors = check_analysis(analysis, rules, settings)
@@ -163,7 +189,10 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
             finding.evidence["configured_as"] = target.filename
         result.findings.extend(findings)
         result.internal_errors.extend(errors)
-        result.coverage.append(file_coverage(analysis, detail))
+        device = f"on {outcome['graph'].get('device')}" if detail else None
+        coverage = file_coverage(analysis, detail)
+        models = [dataclasses.replace(m, built=BUILT, build_detail=device) for m in coverage.models]
+        result.coverage.append(dataclasses.replace(coverage, models=models))
 
 
 def _built_configured(settings: Settings, options: ProbeOptions):
