@@ -386,3 +386,42 @@ def test_the_coverage_line_counts_the_models_that_could_not_be_built():
     assert listed["sigmoid_mlp_24"].endswith(": sigmoid_mlp_24: fully analysed; built (on cpu)")
     static = CliRunner().invoke(cli, ["check", str(path), "--isolated"])
     assert "built" not in static.output.splitlines()[-1]  # only graph mode builds
+
+
+class AddNorm(nn.Module):
+    """d2l's residual connection and layer normalisation, a class named like a norm."""
+
+    def __init__(self, shape: int) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(0.1)
+        self.ln = nn.LayerNorm(shape)
+
+    def forward(self, x, y):
+        return self.ln(self.dropout(y) + x)
+
+
+class PreNorm(nn.Module):
+    """vit-pytorch's wrapper: a LayerNorm, then the block it holds."""
+
+    def __init__(self, dim: int, fn: nn.Module) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(self.norm(x))
+
+
+class NormNamed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = PreNorm(16, nn.Sequential(nn.Linear(16, 16), nn.Tanh()))
+        self.add_norm = AddNorm(16)
+
+    def forward(self, x):
+        return self.add_norm(x, self.block(x))
+
+
+def test_classes_named_like_a_norm_that_wrap_a_block_or_add_two_inputs_are_followed_inside():
+    graph = lowered(NormNamed(), torch.randn(2, 16))
+    assert compress(deepest_path(graph.path)) == "[LayerNorm -> Linear -> tanh -> Dropout]+skip -> LayerNorm"

@@ -105,3 +105,54 @@ def test_inspect_missing_path_exits_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "vglint", "inspect", str(tmp_path / "nope.py")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("vglint: error: path does not exist")
+
+
+def test_a_class_named_like_a_norm_that_wraps_a_layer_is_run_not_taken_for_a_norm(tmp_path):
+    """vit-pytorch's `PreNorm(dim, fn)` applies a LayerNorm, then the block it holds; d2l's
+    `AddNorm()(x, y)` adds its inputs before its LayerNorm; a hand-written RMSNorm is a norm."""
+    source = """
+        import torch
+        import torch.nn as nn
+
+
+        class PreNorm(nn.Module):
+            def __init__(self, dim, fn):
+                super().__init__()
+                self.norm = nn.LayerNorm(dim)
+                self.fn = fn
+
+            def forward(self, x):
+                return self.fn(self.norm(x))
+
+
+        class RMSNorm(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.weight = nn.Parameter(torch.ones(dim))
+
+            def forward(self, x):
+                return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.weight
+
+
+        class AddNorm(nn.Module):
+            def __init__(self, shape):
+                super().__init__()
+                self.ln = nn.LayerNorm(shape)
+
+            def forward(self, x, y):
+                return self.ln(y + x)
+
+
+        class Net(nn.Module):
+            def __init__(self, dim=16):
+                super().__init__()
+                self.block = PreNorm(dim, nn.Sequential(nn.Linear(dim, dim), nn.Tanh()))
+                self.add_norm = AddNorm(dim)
+                self.norm = RMSNorm(dim)
+
+            def forward(self, x):
+                return self.norm(self.add_norm(x, self.block(x)))
+    """
+    models = {m["model"]: m for m in inspect_json(tmp_path, source)}
+    assert models["Net"]["deepest_path"] == "[LayerNorm -> Linear -> tanh]+skip -> LayerNorm -> RMSNorm"
+    assert models["Net"]["normalizations"] == 3

@@ -197,11 +197,18 @@ def functional_op(name: str) -> TorchOp | None:
 
 
 def is_norm_name(name: str) -> bool:
-    """`LlamaRMSNorm`, `LayerNorm2d`, `T5LayerNorm`: hand-written or imported normalisation classes."""
-    return bool(_NORM_NAME.search(name))
+    """`LlamaRMSNorm`, `LayerNorm2d`, `T5LayerNorm`, `GroupNorm32`, `BatchNormAct2d`: hand-written or
+    imported normalisation classes, named for what they are. The name must end in the norm (and
+    its dimensions): `Conv2dNormActivation` is a conv block and `Normalize` a transform; one that
+    starts with a layer's name is a block too. A class of the code named like a norm that holds
+    other modules is also told apart, by the front-ends (`holds_other_modules`)."""
+    return bool(_NORM_NAME.search(name)) and not _BLOCK_NAME.match(name)
 
 
-_NORM_NAME = re.compile(r"Norm(?!al)")
+_NORM_NAME = re.compile(r"Norm(Act)?(\d*d|\d+|Fp\d+)?$")
+#: A weight layer, or a wrapper, named with the norm that follows or precedes it: timm's
+#: `ConvNormAct`, vit-pytorch's `PreNorm(dim, fn)`.
+_BLOCK_NAME = re.compile(r"(Conv|Linear|Dense|Pre|Post)[A-Z0-9]")
 
 
 @dataclass(frozen=True)

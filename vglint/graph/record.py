@@ -133,8 +133,11 @@ def is_leaf(module: nn.Module) -> bool:
     cls = type(module)
     if cls.__name__ in CONTAINERS:
         return False
-    if table_class(cls) is not None or is_norm_name(cls.__name__):
+    if table_class(cls) is not None:
         return True
+    if is_norm_name(cls.__name__):  # a hand-written norm; one that holds weight layers is a block (PreNorm)
+        return not any(not is_norm_name(type(c).__name__) and next(c.parameters(), None) is not None
+                       for c in module.children())  # fmt: skip
     return cls.__module__.startswith("torch.") and next(module.children(), None) is None
 
 
@@ -173,11 +176,18 @@ class Recorder(TorchFunctionMode):
         if self.inside_leaf:
             self.inside_leaf += 1
             return
-        if is_leaf(module):
+        if is_leaf(module) and not self._norm_of_several(module, args):
             self.leaves.append(module)
             self.inside_leaf = 1
         else:
             self.leaves.append(None)
+
+    def _norm_of_several(self, module: nn.Module, args: Any) -> bool:
+        """A class named like a norm and fed two signals (d2l's `AddNorm()(x, y)` adds them before
+        its LayerNorm) is followed inside, so that the residual add is seen."""
+        if table_class(type(module)) is not None or not is_norm_name(type(module).__name__):
+            return False
+        return sum(id(tensor) in self.producer for tensor in _tensors(args)) > 1
 
     def leave(self, module: nn.Module, args: Any, kwargs: dict[str, Any], output: Any) -> None:
         """A leaf's inputs are read here, where the hook also gets the keyword arguments

@@ -334,21 +334,22 @@ class Calls:
                 return obj.setdefault(args[0], args[1] if len(args) > 1 else None)
             return UNKNOWN
         if isinstance(obj, SuperRef) and name == "__init__":
-            if self.container_base(obj.cls) or any(self.container_base(c) for c in self.mro(obj.cls)):
-                self.container_init(obj.instance, args)
+            # the next __init__ of the code's classes, if any: `class Conv2dNormActivation(ConvNormActivation)`
+            # passes its arguments on to the Sequential subclass that builds the layers
+            for info in self.mro(obj.cls)[1:]:
+                if "__init__" in info.methods:
+                    self.call_function(FuncRef(info.methods["__init__"], obj.instance, info), args, kwargs)
+                    break
+                fields = self.dataclass_fields(info) if isinstance(obj.instance, PlainObject) else None
+                if fields is not None:  # a dataclass base's generated __init__
+                    values = list(args)
+                    for field_name, default in fields:
+                        obj.instance.attrs[field_name] = (values.pop(0) if values else kwargs[field_name]
+                                                          if field_name in kwargs else self.field_default(default, info))  # fmt: skip
+                    break
             else:
-                mro = self.mro(obj.cls)[1:]
-                for info in mro:
-                    if "__init__" in info.methods:
-                        self.call_function(FuncRef(info.methods["__init__"], obj.instance, info), args, kwargs)
-                        break
-                    fields = self.dataclass_fields(info) if isinstance(obj.instance, PlainObject) else None
-                    if fields is not None:  # a dataclass base's generated __init__
-                        values = list(args)
-                        for field_name, default in fields:
-                            obj.instance.attrs[field_name] = (values.pop(0) if values else kwargs[field_name]
-                                                              if field_name in kwargs else self.field_default(default, info))  # fmt: skip
-                        break
+                if self.container_base(obj.cls) or any(self.container_base(c) for c in self.mro(obj.cls)):
+                    self.container_init(obj.instance, args)  # torch's own container: `super().__init__(*layers)`
                 else:
                     layer = self.torch_layer_base(obj.cls)
                     if layer is not None:  # `class Conv2dSame(nn.Conv2d)`: the instance is that layer too

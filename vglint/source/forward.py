@@ -40,16 +40,33 @@ from vglint.source.values import (
 from vglint.source.walk import walk
 
 
+_WEIGHT_KINDS = frozenset({Kind.WEIGHT, Kind.EMBEDDING, Kind.RECURRENT, Kind.BLOCK})
+
+
+def _holds_weight_layers(instance: Instance) -> bool:
+    """A class named like a norm that holds a weight layer or a model of the code is a block
+    (`class PreNorm: norm, fn`), run as one; a hand-written norm holds at most norms and parameters."""
+    for value in [*instance.attrs.values(), *instance.children]:
+        if isinstance(value, Instance) and not is_norm_name(value.cls.name):
+            return True
+        if isinstance(value, ModuleObj) and not is_norm_name(value.cls):
+            spec = NN_CLASSES.get(value.cls)
+            if value.foreign or value.children or (spec is not None and spec.kind in _WEIGHT_KINDS):
+                return True
+    return False
+
+
 class Forward:
     """A part of `Interpreter`: runs models on symbolic tensors and lowers modules to IR layers."""
 
     def apply(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
         """Call a module on its inputs: the symbolic forward pass."""
-        if isinstance(module, Instance) and is_norm_name(module.cls.name):
-            tensors = [a for a in args if isinstance(a, Tensor)]
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if isinstance(module, Instance) and is_norm_name(module.cls.name) and not _holds_weight_layers(module):
             if not tensors:
                 return UNKNOWN
-            return self.extend(tensors[0], Layer(Kind.NORM, module.cls.name, self.site(module.node or node)))
+            if len(tensors) == 1:  # d2l's `AddNorm()(x, y)` adds its inputs first: run as written
+                return self.extend(tensors[0], Layer(Kind.NORM, module.cls.name, self.site(module.node or node)))
         if isinstance(module, Instance):
             return self.run_forward(module, args, kwargs, node)
         if not isinstance(module, ModuleObj):
