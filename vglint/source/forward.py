@@ -39,7 +39,6 @@ from vglint.source.values import (
 )
 from vglint.source.walk import walk
 
-
 _WEIGHT_KINDS = frozenset({Kind.WEIGHT, Kind.EMBEDDING, Kind.RECURRENT, Kind.BLOCK})
 
 
