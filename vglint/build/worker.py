@@ -220,20 +220,24 @@ def _inputs_to_try(job: dict[str, Any], model: Any, inputs: list[Any], time_dim:
         return
     from vglint.build.inputs import InputError, hint_from_model
 
-    hints = [hint for hint in (job.get("input_hint"), hint_from_model(model)) if hint]
-    tried = [(tuple(tuple(t.shape) for t in inputs), [str(t.dtype) for t in inputs])]
+    def signature(tensors: list[Any]) -> list[tuple]:
+        return [(tuple(t.shape), t.dtype) for t in tensors]
+
+    hints: list[dict[str, Any]] = []
+    for hint in (job.get("input_hint"), hint_from_model(model)):
+        if hint and hint not in hints:
+            hints.append(hint)
+    tried = [signature(inputs)]
     configured = job.get("spatial") or 32
-    for hint in dict.fromkeys(json.dumps(hint, sort_keys=True) for hint in hints):
-        hint = json.loads(hint)
+    for hint in hints:
         sizes = [configured, *_OTHER_IMAGE_SIZES] if hint.get("first") in _SPATIAL else [configured]
         for size in dict.fromkeys(sizes):
             try:
                 candidate, candidate_time = synthesise({**job, "input_hint": hint, "spatial": size}, model)
             except InputError:
                 break
-            shape = (tuple(tuple(t.shape) for t in candidate), [str(t.dtype) for t in candidate])
-            if shape not in tried:
-                tried.append(shape)
+            if signature(candidate) not in tried:
+                tried.append(signature(candidate))
                 yield candidate, candidate_time
 
 

@@ -159,13 +159,17 @@ def _with_builds(coverage: FileCoverage, outcomes: list[GraphOutcome], detail: b
             models.append(model)
             continue
         outcome = queue.pop(0)
-        if outcome.graph is not None:
-            built, said = BUILT, f"on {outcome.device}"
-        else:
-            built = BUILD_FAILURES.get(outcome.failure.get("kind"), "not built")
-            said = outcome.failure.get("reason") or built
+        built, said = _build_status(outcome.device, outcome.failure)
         models.append(dataclasses.replace(model, built=built, build_detail=said if detail else None))
     return dataclasses.replace(coverage, models=models)
+
+
+def _build_status(device: str | None, failure: dict | None) -> tuple[str, str]:
+    """What the coverage says of one build: `built` and `on cpu`, or the failure's label and reason."""
+    if failure is None:
+        return BUILT, f"on {device}"
+    label = BUILD_FAILURES.get(failure.get("kind"), "not built")
+    return label, failure.get("reason") or label
 
 
 def _configured_models(result: Result, settings: Settings, options: ProbeOptions, rules: list, detail: bool) -> None:
@@ -177,9 +181,9 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
         if graph is None:
             if vg002 is not None:
                 result.findings.append(_build_failed(vg002.finding, target, Span.at(1), outcome))
-            label = BUILD_FAILURES.get(outcome.get("kind"), "not built")
-            said = outcome.get("reason") if detail else None
-            model = ModelCoverage(target.model, SKIPPED, ("could not be built",), built=label, build_detail=said)
+            label, said = _build_status(None, outcome)
+            model = ModelCoverage(target.model, SKIPPED, ("could not be built",), built=label,
+                                  build_detail=said if detail else None)  # fmt: skip
             result.coverage.append(FileCoverage(target.filename, [model]))
             continue
         analysis = FileAnalysis(filename, text, models=[graph])
@@ -189,9 +193,9 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
             finding.evidence["configured_as"] = target.filename
         result.findings.extend(findings)
         result.internal_errors.extend(errors)
-        device = f"on {outcome['graph'].get('device')}" if detail else None
+        built, said = _build_status(outcome["graph"].get("device"), None)
         coverage = file_coverage(analysis, detail)
-        models = [dataclasses.replace(m, built=BUILT, build_detail=device) for m in coverage.models]
+        models = [dataclasses.replace(m, built=built, build_detail=said if detail else None) for m in coverage.models]
         result.coverage.append(dataclasses.replace(coverage, models=models))
 
 

@@ -60,14 +60,9 @@ class Forward:
 
     def apply(self, module: Any, args: list[Any], kwargs: dict[str, Any], node: cst.CSTNode) -> Any:
         """Call a module on its inputs: the symbolic forward pass."""
-        tensors = [a for a in args if isinstance(a, Tensor)]
-        if isinstance(module, Instance) and is_norm_name(module.cls.name) and not _holds_weight_layers(module):
-            if not tensors:
-                return UNKNOWN
-            if len(tensors) == 1:  # d2l's `AddNorm()(x, y)` adds its inputs first: run as written
-                return self.extend(tensors[0], Layer(Kind.NORM, module.cls.name, self.site(module.node or node)))
         if isinstance(module, Instance):
-            return self.run_forward(module, args, kwargs, node)
+            norm = self.hand_written_norm(module, args, node)
+            return self.run_forward(module, args, kwargs, node) if norm is None else norm
         if not isinstance(module, ModuleObj):
             return self.passthrough(args, kwargs, node)
         if module.foreign and not is_norm_name(module.cls):
@@ -281,6 +276,19 @@ class Forward:
             else:
                 found.extend(self.leaves(child))
         return found
+
+    def hand_written_norm(self, module: Instance, args: list[Any], node: cst.CSTNode) -> Any:
+        """A class of the code named like a norm (`LlamaRMSNorm`) as one NORM layer, without running
+        its arithmetic; None when it is to be run as written: it holds weight layers (`PreNorm(dim,
+        fn)`) or is fed two signals (d2l's `AddNorm()(x, y)` adds them before its LayerNorm)."""
+        if not is_norm_name(module.cls.name) or _holds_weight_layers(module):
+            return None
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if len(tensors) > 1:
+            return None
+        if not tensors:
+            return UNKNOWN
+        return self.extend(tensors[0], Layer(Kind.NORM, module.cls.name, self.site(module.node or node)))
 
     def lower(self, module: ModuleObj) -> Layer:
         """The IR layer of a torch module (made once, so weight sharing keeps one identity)."""
