@@ -70,6 +70,12 @@ class NeedsDepth(nn.Module):
         self.fc = nn.Linear(4, 4)
 
 
+class NeedsConfig(nn.Module):  # a transformers-style model: its sizes come in a config object
+    def __init__(self, config):
+        super().__init__()
+        self.fc = nn.Linear(config.hidden_size, config.hidden_size)
+
+
 class NeedsWidth(nn.Module):
     def __init__(self):
         super().__init__()
@@ -217,6 +223,7 @@ def pool_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         _job(train, "model", kind="variable"),
         _job(failures, "Raises"),
         _job(failures, "NeedsDepth"),
+        _job(failures, "NeedsConfig"),
         _job(failures, "NeedsWidth"),
         _job(failures, "Hangs"),
         _job(train, "Net", id="after-timeout"),
@@ -289,6 +296,11 @@ def test_the_worker_is_reused_and_replaced_after_a_crash(pool_run: dict) -> None
     [
         ("Raises", "raise", ["ValueError: no dataset here", "failures.py:12"]),
         ("NeedsDepth", "needs-arguments", ["missing 1 required positional argument: 'depth'", "kwargs ="]),
+        (
+            "NeedsConfig",
+            "needs-arguments",
+            ["missing 1 required positional argument: 'config'", 'config = { factory = "package.module:ConfigClass" }'],
+        ),
         ("NeedsWidth", "raise", ["NameError", "WIDTH could not be defined", "ZeroDivisionError"]),
         ("Hangs", "timeout", ["did not finish in 8 s"]),
         ("HugeTensor", "memory", ["ran out of memory (limit 2.5 GiB;"]),

@@ -242,6 +242,7 @@ def _inputs_to_try(job: dict[str, Any], model: Any, inputs: list[Any], time_dim:
 
 
 _UNDEFINED = re.compile(r"name '(\w+)' is not defined")
+_MISSING_CONFIG = re.compile(r"argument.*'\w*config'")
 
 
 def _root_cause(failures: dict[str, str], reason: str) -> str:
@@ -374,9 +375,12 @@ def _construction_failure(error: Exception, job: dict[str, Any], failures: dict[
             f'weights_backbone=None, pretrained=False) under [tool.vglint.models."{config_key(job)}"] in pyproject.toml',
         )
     if isinstance(error, TypeError) and "missing" in message and "argument" in message:
+        # a config object cannot be written in TOML: a table with a factory builds it (transformers' models)
+        config = ' (a config object as config = { factory = "package.module:ConfigClass" })'
         return BuildFailure(
             "needs-arguments",
-            f"{_describe(error)}; give them with args = [...] or kwargs = {{...}} "
+            f"{_describe(error)}; give them with args = [...] or kwargs = {{...}}"
+            f'{config if _MISSING_CONFIG.search(message) else ""} '
             f'under [tool.vglint.models."{config_key(job)}"] in pyproject.toml',
         )
     if isinstance(error, NameError) and getattr(error, "name", None) in failures:
