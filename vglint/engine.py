@@ -240,14 +240,17 @@ def on_deep_stack(function: Callable[..., T], *args: Any) -> T:
             old_size = threading.stack_size(DEEP_STACK_BYTES)
         except (ValueError, RuntimeError):
             return function(*args)
+        # raised before the thread starts: it runs at once, and can recurse past the old limit
+        # before this thread would get the interpreter back to raise it
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
         try:
             thread = threading.Thread(target=target, name="vglint-check", daemon=True)
             thread.start()
         except RuntimeError:  # no memory for such a stack: the default one will do for most files
+            sys.setrecursionlimit(old_limit)
             return function(*args)
         finally:
             threading.stack_size(old_size)
-        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
         try:
             thread.join()
         finally:

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import ast
 import io
+import sys
 import tokenize
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import libcst as cst
 
 from vglint.findings import Span
+
+#: The recursion limit CPython's parser checks the source under: its own default. The analysis
+#: runs on a deep stack with a far higher limit (`engine.on_deep_stack`), but nesting that CPython
+#: refuses at its default (a 20,000-term sum) is nesting libcst's parser spends minutes on or
+#: overflows its native stack on, so the check itself keeps the default.
+COMPILE_RECURSION_LIMIT = 1000
+
+
+@contextmanager
+def _recursion_limit(limit: int) -> Iterator[None]:
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
 
 #: CPython's own parser refuses these before libcst's native parser would overflow its stack.
 _TOO_DEEP = ("too many nested parentheses", "too many indentation levels", "too many statically nested blocks", "too complex")
@@ -58,7 +78,7 @@ def parse(source: bytes, filename: str) -> tuple[cst.Module | None, tuple[Span, 
     # would overflow the stack of libcst's native parser (a crash no `except` can catch).
     cpython_error: SyntaxError | None = None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _recursion_limit(COMPILE_RECURSION_LIMIT):
             warnings.simplefilter("ignore")
             compile(source, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except (RecursionError, MemoryError):
