@@ -491,6 +491,8 @@ def test_inputs_are_synthesised_from_the_first_layer() -> None:
     assert shapes({"first": "Conv1d", "in_channels": 3}) == ([((8, 3, 16), torch.float32)], None)
     assert shapes({"first": "Conv2d", "in_channels": 3}) == ([((8, 3, 16, 16), torch.float32)], None)
     assert shapes({"first": "Conv3d", "in_channels": 2}) == ([((8, 2, 16, 16, 16), torch.float32)], None)
+    # a larger image is a clip of 16 frames, not a cube (a 224-voxel one takes S3D past 16 GiB)
+    assert shapes({"first": "Conv3d", "in_channels": 2}, spatial=224) == ([((8, 2, 16, 224, 224), torch.float32)], None)
     assert shapes({"first": "Embedding", "num_embeddings": 100}) == ([((8, 256), torch.int64)], 1)
     embedding_rnn = {"first": "Embedding", "num_embeddings": 100, "then": {"first": "LSTM", "batch_first": False}}
     assert shapes(embedding_rnn, sequence_length=50) == ([((50, 8), torch.int64)], 0)

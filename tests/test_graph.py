@@ -273,6 +273,34 @@ def test_check_graph_on_a_config_built_model(tmp_path: Path):
     assert all(f["message"].endswith(f"({FROM_GRAPH})") and f["evidence"]["graph_device"] == "cpu" for f in findings)
 
 
+def test_recurrences_written_in_forward_are_one_recurrent_layer_once_built(tmp_path: Path, monkeypatch):
+    """Built and fed 400 steps (the configured input), a hand-written Elman RNN is one plain
+    recurrent layer as the source reads it (VG201, not "401 weight layers" of VG103), a hand-written
+    GRU is a gated one (no finding), and the 400 nested merges of its carried state neither overflow
+    the stack nor count as depth. The configured `FILE:NAME` keys are files, not modules to import."""
+    for name in ("handwritten_elman_rnn.py", "handwritten_gated_rnn.py"):
+        (tmp_path / name).write_text((FIXTURES / "recurrent" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.vglint.models."handwritten_elman_rnn.py:ElmanRNN"]\ninput = [[400, 8, 32]]\n'
+        '[tool.vglint.models."handwritten_gated_rnn.py:MinimalGRU"]\ninput = [[400, 8, 32]]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    static = runner.invoke(cli, ["check", ".", "--output-format", "concise", "-q"])
+    built = runner.invoke(cli, ["check", ".", "--graph", "-v", "--output-format", "concise"])
+    assert built.exit_code == 1, built.output
+    expected = (FIXTURES / "recurrent" / "handwritten_elman_rnn.expected").read_text(encoding="utf-8").split()[:3]
+    assert expected == ["20:9", "VG201", "warning"]
+    vg201 = "handwritten_elman_rnn.py:20:9: VG201 [warning] plain tanh recurrence written in forward over sequences of 400 steps"
+    assert [line for line in static.output.splitlines() if ": VG" in line][0].startswith(vg201)
+    assert [line for line in built.output.splitlines() if ": VG" in line] == [
+        line for line in static.output.splitlines() if ": VG" in line
+    ]
+    assert "handwritten_gated_rnn.py:9: MinimalGRU: fully analysed; built (on cpu)" in built.output
+    assert built.output.rstrip().endswith("2 models in 2 files: 2 fully analysed; 2 of 2 built")
+
+
 def test_inspect_graph_shows_the_built_path_beside_the_static_one():
     path = FIXTURES / "graph" / "getattr_activation.py"
     result = CliRunner().invoke(cli, ["inspect", str(path), "--graph", "--output-format", "json"])

@@ -61,6 +61,9 @@ class Recurrent:
     batch_first: bool = False
     gated: bool = False  # a hand-written recurrence whose step has sigmoid gates (an LSTM/GRU by hand)
     steps: int | None = None  # the steps a hand-written recurrence runs, when the code shows them
+    #: the modules one step of a hand-written recurrence applies (`cell`, or `update` and `candidate`),
+    #: by attribute path: a built model applies each of them once per step, and they are this layer
+    cells: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

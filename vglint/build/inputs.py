@@ -6,6 +6,9 @@ import os
 from typing import Any
 
 BATCH = 8
+#: A synthesised Conv3d input larger than 32 pixels is a clip of this many frames, not a cube
+#: (torchvision's video models take 16; S3D fed a 224-voxel cube outgrew 16 GiB).
+CLIP_FRAMES = 16
 #: Sequence length when neither the job nor the configuration gives one.
 DEFAULT_SEQUENCE_LENGTH = 256
 _INTEGER_DTYPES = ("int64", "int32", "long", "bool")
@@ -70,6 +73,8 @@ def synthesise(job: dict[str, Any], model: Any = None) -> tuple[list[Any], int |
     if first in ("Conv1d", "Conv2d", "Conv3d"):
         dims = int(first[4])
         channels = _positive(hint, "in_channels", job)
+        if dims == 3 and spatial > 32:
+            return [torch.randn(batch, channels, CLIP_FRAMES, spatial, spatial)], None
         return [torch.randn(batch, channels, *([spatial] * dims))], None
     if first == "Embedding":
         then = hint.get("then") or {}

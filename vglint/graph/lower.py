@@ -33,11 +33,13 @@ class _Value:
 
 
 class _Lowering:
-    def __init__(self, recorded: dict[str, Any], filename: str, model_site: Site) -> None:
+    def __init__(self, recorded: dict[str, Any], filename: str, model_site: Site, stepped: dict[str, Layer]) -> None:
         self.recorded = recorded
         self.filename = os.path.abspath(filename)
         self.model_site = model_site
         self.layers: dict[str, Layer] = {}
+        self.stepped = stepped
+        self.first_step: dict[int, _Value] = {}  # id(recurrent layer) -> the value of its first step
 
     def site(self, where: Any) -> Site:
         """A node's (file, line) as a site; local only in the checked file."""
@@ -99,6 +101,19 @@ class _Lowering:
             return max(values, key=lambda v: count_weights(v.path))
         return _Value(meet(MergeKind(kind), [v.path for v in same], self.site(where)), main.root)
 
+    def step(self, recurrence: Layer, inputs: list[_Value], node: int) -> _Value:
+        """A module of a hand-written recurrence's step, applied at some time step: every step
+        gives the first step's value, so the T steps are one recurrent layer (as the source front-end
+        reads the loop), not T weight layers whose carried state looks like T dense connections."""
+        first = self.first_step.get(id(recurrence))
+        if first is None:
+            first = self.first_step[id(recurrence)] = (
+                _Value(inputs[0].path + (recurrence,), inputs[0].root, recurrence.op)
+                if inputs
+                else _Value((recurrence,), node, recurrence.op)
+            )
+        return first
+
     def graph(self, name: str) -> ModelGraph:
         values: dict[int, _Value] = {}
         nodes = self.recorded["nodes"]
@@ -121,6 +136,8 @@ class _Lowering:
             elif kind == "merge":
                 if inputs:
                     values[node["id"]] = self.merge(node["merge"], inputs, node.get("site"))
+            elif node.get("module") and node["name"] in self.stepped:
+                values[node["id"]] = self.step(self.stepped[node["name"]], inputs, node["id"])
             else:
                 layer = self.layer(node)
                 if inputs:
@@ -132,13 +149,33 @@ class _Lowering:
         outputs = [values[i].path for i in self.recorded["outputs"] if i in values]
         path = max(outputs, key=count_weights, default=())
         modules = self.recorded.get("modules", {})
-        declared = [self.module_layer(modules[n]) for n in self.recorded.get("declared", []) if n in modules]
+        declared: list[Layer] = []
+        for module in self.recorded.get("declared", []):
+            layer = self.stepped.get(module) or (self.module_layer(modules[module]) if module in modules else None)
+            if layer is not None and all(layer is not seen for seen in declared):
+                declared.append(layer)
         assumed = []
         if self.recorded.get("device") == "meta":
             assumed.append("torch's default initialisation (built on the meta device, which holds no weights)")
         return ModelGraph(name, self.model_site, path, declared=declared, outputs=outputs, assumed=assumed)
 
 
-def lower(recorded: dict[str, Any], *, name: str, filename: str, site: Site) -> ModelGraph:
-    """The `ModelGraph` of a recorded forward pass; `site` is where the model is defined in `filename`."""
-    return _Lowering(recorded, filename, site).graph(name)
+def lower(recorded: dict[str, Any], *, name: str, filename: str, site: Site,
+          stepped: dict[str, Layer] | None = None) -> ModelGraph:  # fmt: skip
+    """The `ModelGraph` of a recorded forward pass; `site` is where the model is defined in `filename`.
+
+    `stepped` maps the modules of a hand-written recurrence's step (`for t in range(T): h =
+    torch.tanh(self.cell(torch.cat([x[t], h], -1)))`, which the source front-end reads as one
+    recurrent layer) to that layer: the recording sees only T applications of a Linear.
+    """
+    return _Lowering(recorded, filename, site, stepped or {}).graph(name)
+
+
+def stepped_cells(static: ModelGraph) -> dict[str, Layer]:
+    """The modules of each recurrence written out in the source's `forward`, by name, to its layer."""
+    return {
+        cell: layer
+        for layer in static.declared
+        if layer.kind is Kind.RECURRENT and layer.recurrent is not None
+        for cell in layer.recurrent.cells
+    }

@@ -12,6 +12,7 @@ changes something (see `_worth_saying`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ from vglint.config import Settings
 from vglint.coverage import BUILD_FAILURES, BUILT, SKIPPED, FileCoverage, ModelCoverage, file_coverage
 from vglint.engine import Result, _settle_heap, check_analysis, display_name, make_rules, on_deep_stack, unsuppressed
 from vglint.findings import Finding, FixedSite, Span
-from vglint.graph.lower import lower
-from vglint.ir import ModelGraph
+from vglint.graph.lower import lower, stepped_cells
+from vglint.ir import Layer, ModelGraph
 from vglint.probing.run import _NEEDS_CONFIG, ProbeOptions, _build_failed
 from vglint.probing.targets import Target, target_for
 from vglint.source.frontend import SourceFrontend
@@ -44,9 +45,10 @@ class GraphOutcome:
     failure: dict | None = None
 
 
-#: One model to build: the job, its name, and where it is defined (a plain site: the analysis that
-#: found it is not kept, since holding every file's tree at once took 6 GB on torchvision's models).
-Planned = tuple[Target, str, FixedSite]
+#: One model to build: the job, its name, where it is defined, and the recurrences the source sees
+#: written out in its forward, by the modules of their step (plain sites: the analysis that found
+#: them is not kept, since holding every file's tree at once took 6 GB on torchvision's models).
+Planned = tuple[Target, str, FixedSite, dict[str, Layer]]
 
 
 def plan(analysis: FileAnalysis, path: Path, filename: str, settings: Settings) -> list[Planned]:
@@ -55,8 +57,14 @@ def plan(analysis: FileAnalysis, path: Path, filename: str, settings: Settings) 
     for graph in analysis.models:
         target = target_for(path, filename, graph, settings, STRUCTURE_LENGTH, "cpu", 0)
         target.job.update(mode="graph", batch=STRUCTURE_BATCH)
-        planned.append((target, graph.name, FixedSite(graph.span, graph.site.text, local=True)))
+        stepped = {cell: _plain(layer) for cell, layer in stepped_cells(graph).items()}
+        planned.append((target, graph.name, FixedSite(graph.span, graph.site.text, local=True), stepped))
     return planned
+
+
+def _plain(layer: Layer) -> Layer:
+    """`layer` with a site that holds no syntax tree."""
+    return dataclasses.replace(layer, site=FixedSite(layer.span, layer.site.text, local=layer.site.local))
 
 
 def build_graphs(files: list[tuple[Path, list[Planned]]], options: ProbeOptions,
@@ -65,15 +73,17 @@ def build_graphs(files: list[tuple[Path, list[Planned]]], options: ProbeOptions,
     from vglint.build.pool import run_jobs
 
     flat = [(path, item) for path, items in files for item in items]
-    results = run_jobs([target.job for _, (target, _, _) in flat], timeout_s=options.timeout_s,
+    results = run_jobs([target.job for _, (target, *_) in flat], timeout_s=options.timeout_s,
                        memory_bytes=options.memory_bytes, on_progress=progress)  # fmt: skip
     by_target = []
-    for (path, (target, name, site)), result in zip(flat, results):
+    for (path, (target, name, site, stepped)), result in zip(flat, results):
         if not result.get("ok"):
             by_target.append(GraphOutcome(target, None, None, result))
             continue
         recorded = result["graph"]
-        graph = lower(recorded, name=name, filename=str(path), site=site)
+        # a recorded forward pass can nest a merge per time step: lowered on a deep stack, as files are parsed
+        graph = on_deep_stack(functools.partial(lower, recorded, name=name, filename=str(path), site=site,
+                                                stepped=stepped))  # fmt: skip
         by_target.append(GraphOutcome(target, graph, recorded.get("device")))
     outcomes, start = [], 0
     for _, items in files:
@@ -117,13 +127,13 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
     for (path, planned), outcomes in zip(files, build_graphs(files, options, progress)):
         filename = planned[0][0].filename
         analysis = _analysed(filename)
-        if analysis is None or [m.name for m in analysis.models] != [name for _, name, _ in planned]:
+        if analysis is None or [m.name for m in analysis.models] != [name for _, name, *_ in planned]:
             continue  # changed on disk since: its static findings stand
         for outcome, static in zip(outcomes, analysis.models):
             if outcome.graph is not None:
                 _adopt_source_facts(outcome.graph, static)
         merged = dataclasses.replace(analysis, models=[o.graph or s for o, s in zip(outcomes, analysis.models)])
-        findings, errors = check_analysis(merged, rules, settings)
+        findings, errors = on_deep_stack(check_analysis, merged, rules, settings)
         findings += [
             f for f in result.findings if f.filename == filename and f.evidence.get("cut") in _PYTHON_VALUE_CUTS
         ]
@@ -187,7 +197,7 @@ def _configured_models(result: Result, settings: Settings, options: ProbeOptions
             result.coverage.append(FileCoverage(target.filename, [model]))
             continue
         analysis = FileAnalysis(filename, text, models=[graph])
-        findings, errors = check_analysis(analysis, rules, settings)
+        findings, errors = on_deep_stack(check_analysis, analysis, rules, settings)
         for finding in findings:
             finding.evidence["graph_device"] = outcome["graph"].get("device")
             finding.evidence["configured_as"] = target.filename
@@ -219,7 +229,8 @@ def _built_configured(settings: Settings, options: ProbeOptions):
             text = Path(filename).read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
-        graph = lower(recorded, name=target.model, filename=filename, site=FixedSite(Span.at(line)))
+        graph = on_deep_stack(functools.partial(lower, recorded, name=target.model, filename=filename,
+                                                site=FixedSite(Span.at(line))))  # fmt: skip
         yield target, graph, filename, text, outcome
 
 
@@ -228,6 +239,8 @@ def _configured_targets(settings: Settings):
     root = settings.config_file.parent if settings.config_file is not None else Path.cwd()
     for key, spec in settings.models.items():
         module, _, name = key.rpartition(":")
+        if module.endswith((".py", ".ipynb")):  # a file's model (`models/net.py:Net`, `net.py:Net`), not a module
+            continue
         if not module or not name or not all(part.isidentifier() for part in module.split(".")):
             continue
         job = {

@@ -189,7 +189,7 @@ class Forward:
         else:
             rnn = Layer(Kind.RECURRENT, "recurrence", self.site(loop), name=cell[0].name or "recurrence",
                         recurrent=Recurrent(nonlinearity=activations[-1] if activations else None, gated=gated,
-                                            steps=known))  # fmt: skip
+                                            steps=known, cells=tuple(layer.name for layer in cell if layer.name)))  # fmt: skip
             self.recurrences.append(rnn)
         # one step for what the loop leaves behind (outputs appended, the last state), then the
         # step's layers replaced by the recurrent layer
