@@ -43,7 +43,7 @@ def deep_mlp_source(layers: int = 20) -> str:
 MLP_CODES = {"VG101", "VG102", "VG103", "VG104"}
 
 # Environment variables that change vglint's output; the tests set them explicitly when they need them.
-_OUTPUT_ENV = ("NO_COLOR", "FORCE_COLOR", "VGLINT_DEBUG")
+_OUTPUT_ENV = ("NO_COLOR", "FORCE_COLOR", "VGLINT_DEBUG", "VGLINT_NO_CACHE", "VGLINT_CACHE_DIR")
 
 
 class Project:

@@ -93,7 +93,7 @@ def test_a_block_built_with_a_module_argument_is_not_built_with_it(project, cli)
     ))  # fmt: skip
     result = cli("wrap.py", "--output-format", "concise", "-v", "--select", "VG101")
     assert result.stdout.splitlines() == [
-        "wrap.py:16:76: VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "wrap.py:16:76: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
         "wrap.py:4: Wrapper: partly analysed (unknown call on a tensor `self.inner`, line 10)",
         "wrap.py:13: Net: fully analysed",
         "Found 1 finding (1 warning) in 1 file checked.",
@@ -127,10 +127,10 @@ def test_a_construction_in_another_module_names_that_module(project, cli):
     ))  # fmt: skip
     result = cli("net.py", "--output-format", "concise", "-v")
     assert result.stdout.splitlines() == [
-        "net.py:5:7: VG102 estimated gradient attenuation 6.3e-05 across 6 weight layers, mostly from sigmoid derivatives"
+        "net.py:5:7: VG102 [warning] estimated gradient attenuation 6.3e-05 across 6 weight layers, mostly from sigmoid derivatives"
         " (assuming the arguments of its construction in builder.py)",
-        "net.py:12:17: VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
-        "net.py:16:5: VG102 estimated gradient attenuation 6.3e-05 across 6 weight layers, mostly from sigmoid derivatives",
+        "net.py:12:17: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "net.py:16:5: VG102 [warning] estimated gradient attenuation 6.3e-05 across 6 weight layers, mostly from sigmoid derivatives",
         "net.py:5: Block: fully analysed",
         "net.py:16: block6: fully analysed",
         "Found 3 findings (3 warnings) in 1 file checked.",

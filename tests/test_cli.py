@@ -67,7 +67,7 @@ def test_help_lists_the_commands(project, cli):
             break
         section.append(line)
     names = [line.split()[0] for line in section if line.startswith("  ") and not line.startswith("    ")]
-    assert names == ["check", "inspect", "probe", "rule", "rules"]
+    assert names == ["check", "inspect", "probe", "rule", "rules", "server"]
 
 
 # --- paths -----------------------------------------------------------------------------------------
@@ -134,10 +134,10 @@ def test_explicit_files_are_checked_even_when_excluded(project, cli):
     assert [f[0] for f in findings(result)] == ["build/model.py", "gen.py"]
 
 
-def test_explicit_files_of_any_extension_are_checked(project, cli):
+def test_explicit_files_that_are_not_python_are_refused(project, main):
+    """Never "All checks passed!" for a file vglint did not read as Python (more in test_notebooks.py)."""
     project.vg105("model.txt")
-    result = cli("model.txt", "--output-format", "json")
-    assert findings(result) == [("model.txt", 3, 11, "VG105")]
+    assert_one_line_error(main("model.txt"), "vglint: error: model.txt: not a Python file or notebook")
 
 
 def test_force_exclude_applies_excludes_to_explicit_files(project, cli):
@@ -375,7 +375,7 @@ def test_info_findings_are_printed_and_counted(project, cli):
     result = cli("model.py", "--output-format", "concise")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "model.py:9:20: VG201 plain nn.RNN over sequences of unknown length: its gradient vanishes over long "
+        "model.py:9:20: VG201 [info] plain nn.RNN over sequences of unknown length: its gradient vanishes over long "
         "sequences; use nn.LSTM or nn.GRU (forget-gate bias 1), truncated backpropagation or gradient clipping",
         "Found 1 finding (1 info) in 1 file checked.",
         "1 model in 1 file: 1 fully analysed",
@@ -426,6 +426,7 @@ def test_internal_error_exits_2_even_with_exit_zero_and_keeps_other_findings(pro
 RULES = [
     ("VG001", "syntax-error", "error"),
     ("VG002", "model-build-failed", "warning"),
+    ("VG003", "unused-noqa", "warning"),
     ("VG101", "saturating-chain", "warning"),
     ("VG102", "gradient-attenuation", "warning"),
     ("VG103", "missing-normalization", "warning"),
@@ -442,13 +443,15 @@ RULES = [
     ("VG402", "no-grad-in-forward", "warning"),
 ]
 
+OFF_BY_DEFAULT = {"VG003"}  # as ruff's RUF100: enabled with --extend-select
+
 
 def test_rules_lists_every_rule(cli):
     result = cli("rules")
     assert result.exit_code == 0
     rows = [line.split()[:4] for line in result.stdout.splitlines()]
-    assert rows == [[code, name, severity, "on"] for code, name, severity in RULES]
-    assert len(rows) == 16
+    assert rows == [[code, name, severity, "off" if code in OFF_BY_DEFAULT else "on"] for code, name, severity in RULES]
+    assert len(rows) == 17
 
 
 def test_rules_registry_is_the_hand_written_list():
@@ -460,11 +463,11 @@ def test_rules_json(cli):
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert [(row["code"], row["name"], row["severity"], row["enabled"]) for row in rows] == [
-        (code, name, severity, True) for code, name, severity in RULES
+        (code, name, severity, code not in OFF_BY_DEFAULT) for code, name, severity in RULES
     ]
     options = {row["code"]: row["options"] for row in rows}
     assert options == {
-        "VG001": {}, "VG002": {},
+        "VG001": {}, "VG002": {}, "VG003": {},
         "VG101": {"min-chain": 4, "probe-confirm-below": 1e-2},
         "VG102": {"warn-below": 1e-4, "error-below": 1e-8, "probe-confirm-below": 1e-2, "probe-refute-at": 1e-1},
         "VG103": {"min-layers": 10, "probe-confirm-below": 1e-2, "probe-refute-at": 1e-1},

@@ -87,7 +87,7 @@ COVERAGE = ("4 models in 4 files: 1 fully analysed, 1 partly (unknown layer fact
 def test_the_run_ends_with_the_coverage_line(small_project, cli):
     result = cli(".", "--output-format", "concise")
     assert result.stdout.splitlines() == [
-        "d_broken.py:1:12: VG001 file cannot be checked: invalid syntax",
+        "d_broken.py:1:12: VG001 [error] file cannot be checked: invalid syntax",
         "Found 1 finding (1 error) in 4 files checked.",
         COVERAGE,
     ]
@@ -111,7 +111,7 @@ def test_all_checks_passed_is_followed_by_the_coverage_line(project, cli):
 def test_verbose_lists_each_model_with_its_status_and_reasons(small_project, cli):
     result = cli(".", "--output-format", "concise", "-v")
     assert result.stdout.splitlines() == [
-        "d_broken.py:1:12: VG001 file cannot be checked: invalid syntax",
+        "d_broken.py:1:12: VG001 [error] file cannot be checked: invalid syntax",
         "a_fine.py:4: Encoder: fully analysed",
         ("b_partly.py:5: Net: partly analysed (unknown layer factory `make_norm`, line 9; "
          "unknown call on a tensor `self.norm`, line 12)"),
@@ -125,10 +125,10 @@ def test_verbose_lists_each_model_with_its_status_and_reasons(small_project, cli
 
 def test_quiet_prints_neither_summary_nor_coverage(small_project, cli):
     assert cli(".", "--output-format", "concise", "-q").stdout.splitlines() == [
-        "d_broken.py:1:12: VG001 file cannot be checked: invalid syntax",
+        "d_broken.py:1:12: VG001 [error] file cannot be checked: invalid syntax",
     ]
     assert cli(".", "--output-format", "concise", "-q", "-v").stdout.splitlines() == [
-        "d_broken.py:1:12: VG001 file cannot be checked: invalid syntax",
+        "d_broken.py:1:12: VG001 [error] file cannot be checked: invalid syntax",
     ]
 
 

@@ -1,7 +1,7 @@
 """Every fixture under fixtures/ produces exactly the findings in its `.expected` sidecar.
 
-A `.expected` sidecar holds one line per finding, `LINE:COL CODE SEVERITY MESSAGE`, sorted as vglint sorts
-them (an empty file means: no findings). Adding a case is adding two files, no test code; its
+A `.expected` sidecar holds one line per finding, `LINE:COL CODE SEVERITY MESSAGE` (`cell N:LINE:COL ...` in
+a notebook), sorted as vglint sorts them (an empty file means: no findings). Adding a case is adding two files, no test code; its
 `.ir` sidecar (what the front-end understood of each model) is written by `python -m vglint.goldens`.
 """
 
@@ -16,7 +16,7 @@ from vglint.engine import check_source, make_rules
 from vglint.goldens import fixture_ir
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CASES = sorted(FIXTURES.rglob("*.py"))
+CASES = sorted([*FIXTURES.rglob("*.py"), *FIXTURES.rglob("*.ipynb")])  # a notebook's lines are `cell N:LINE:COL`
 
 
 def render(path: Path) -> list[str]:
@@ -24,7 +24,8 @@ def render(path: Path) -> list[str]:
     findings, errors = check_source(path.read_bytes(), str(path), make_rules(settings), settings)
     assert errors == []
     findings.sort(key=lambda f: f.sort_key())
-    return [f"{f.span.line}:{f.span.column} {f.code} {f.severity} {f.message}" for f in findings]
+    return [f"{f'cell {f.cell}:' if f.cell else ''}{f.span.line}:{f.span.column} {f.code} {f.severity} {f.message}"
+            for f in findings]  # fmt: skip
 
 
 def test_there_are_fixtures():

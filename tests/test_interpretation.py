@@ -32,7 +32,7 @@ def test_isinstance_with_a_builtin_type_is_decided_on_a_known_value(project, cli
     project.write("net.py", ISINSTANCE_FACTORY)
     result = cli("net.py", "--output-format", "concise", "-v", "--select", "VG101")
     assert result.stdout.splitlines() == [
-        "net.py:15:58: VG101 8 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "net.py:15:58: VG101 [warning] 8 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
         "net.py:10: Net: fully analysed",
         "Found 1 finding (1 warning) in 1 file checked.",
         "1 model in 1 file: 1 fully analysed",
@@ -212,8 +212,8 @@ def test_configuration_computed_with_torch_and_numpy_on_literals_is_known(projec
     project.write("towers.py", CONSTANT_ARRAYS)
     result = cli("towers.py", "--output-format", "concise", "-v")
     assert result.stdout.splitlines() == [
-        "towers.py:11:66: VG101 8 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
-        "towers.py:17:7: VG102 estimated gradient attenuation 1.3e-06 across 8 weight layers, mostly from sigmoid derivatives",
+        "towers.py:11:66: VG101 [warning] 8 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "towers.py:17:7: VG102 [warning] estimated gradient attenuation 1.3e-06 across 8 weight layers, mostly from sigmoid derivatives",
         "towers.py:8: Block: fully analysed",
         "towers.py:17: Tower: fully analysed",
         "towers.py:27: Stages: fully analysed",
@@ -247,7 +247,7 @@ def test_a_model_that_returns_a_namedtuple_is_followed(project, cli):
     ))  # fmt: skip
     result = cli("net.py", "--output-format", "concise", "-v", "--select", "VG101")
     assert result.stdout.splitlines() == [
-        "net.py:12:68: VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "net.py:12:68: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
         "net.py:8: Net: fully analysed",
         "Found 1 finding (1 warning) in 1 file checked.",
         "1 model in 1 file: 1 fully analysed",
@@ -347,7 +347,7 @@ def test_a_layer_class_or_name_passed_through_an_activation_table_is_known(proje
     project.write("acts.py", ACT_LAYERS)
     result = cli("acts.py", "--output-format", "concise", "-v", "--select", "VG101")
     assert result.stdout.splitlines() == [
-        "acts.py:18:68: VG101 6 saturating activations (tanh) in a row with no normalisation or skip connection between them",
+        "acts.py:18:68: VG101 [warning] 6 saturating activations (tanh) in a row with no normalisation or skip connection between them",
         "acts.py:14: Net: fully analysed",
         "acts.py:24: SiLUNet: fully analysed",
         "Found 1 finding (1 warning) in 1 file checked.",
@@ -416,7 +416,7 @@ def test_a_module_list_extended_with_plus_equals_holds_its_layers(project, cli):
     ))  # fmt: skip
     result = cli("blocks.py", "--output-format", "concise", "-v", "--select", "VG101")
     assert result.stdout.splitlines() == [
-        "blocks.py:9:60: VG101 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "blocks.py:9:60: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
         "blocks.py:4: Stack: fully analysed",
         "Found 1 finding (1 warning) in 1 file checked.",
         "1 model in 1 file: 1 fully analysed",

@@ -78,7 +78,7 @@ def test_vg303_on_class_targets(project, cli, assign, target):
     result = cli("train.py", "--output-format", "json", "--select", "VG3")
     assert rows(result) == [
         ("VG303", 14, 16, "warning", VG303_MESSAGE.format(loss="nn.MSELoss", instead="nn.BCEWithLogitsLoss"),
-         {"row": 5, "column": 43}),
+         {"row": 5, "column": 43, "cell": None}),
     ]  # fmt: skip
 
 
@@ -95,14 +95,14 @@ def test_vg303_functional_mse(project, cli):
     [row] = rows(cli("train.py", "--output-format", "json"))
     assert row == ("VG303", 14, 16, "warning",
                    VG303_MESSAGE.format(loss="F.mse_loss", instead="F.binary_cross_entropy_with_logits"),
-                   {"row": 5, "column": 43})  # fmt: skip
+                   {"row": 5, "column": 43, "cell": None})  # fmt: skip
 
 
 @pytest.mark.parametrize("log_probs", ["torch.log(probs)", "probs.log()", "torch.log(probs + 1e-8)"])
 def test_vg304_log_of_softmax(project, cli, log_probs):
     project.write("train.py", LOG_SOFTMAX.format(log_probs=log_probs))
     assert rows(cli("train.py", "--output-format", "json")) == [
-        ("VG304", 11, 12, "warning", VG304_MESSAGE.format(loss="F.nll_loss"), {"row": 10, "column": 13}),
+        ("VG304", 11, 12, "warning", VG304_MESSAGE.format(loss="F.nll_loss"), {"row": 10, "column": 13, "cell": None}),
     ]
 
 
@@ -144,7 +144,7 @@ def train(x, y, optimizer):
     optimizer.step()
 """)
     got = [(code, row, related) for code, row, _, _, _, related in rows(cli("train.py", "--output-format", "json"))]
-    assert got == [("VG301", 8, {"row": 8, "column": 35}), ("VG302", 8, {"row": 8, "column": 77})]
+    assert got == [("VG301", 8, {"row": 8, "column": 35, "cell": None}), ("VG302", 8, {"row": 8, "column": 77, "cell": None})]
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ def test_vg304_kl_div_input(project, cli):
                                                                  "F.kl_div(probs.log(), F.softmax(y, 1))")  # fmt: skip
     project.write("train.py", source)
     assert rows(cli("train.py", "--output-format", "json")) == [
-        ("VG304", 11, 12, "warning", VG304_MESSAGE.format(loss="F.kl_div"), {"row": 10, "column": 13}),
+        ("VG304", 11, 12, "warning", VG304_MESSAGE.format(loss="F.kl_div"), {"row": 10, "column": 13, "cell": None}),
     ]
     project.write("train.py", source.replace("probs.log()", "F.log_softmax(model(x), 1)"))
     assert rows(cli("train.py", "--output-format", "json")) == []

@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import CLEAN_SOURCE, MLP_CODES, VG105_SOURCE, findings
 
-JSON_KEYS = ["code", "name", "severity", "message", "filename", "location", "end_location", "model", "status",
+JSON_KEYS = ["code", "name", "severity", "message", "filename", "cell", "location", "end_location", "model", "status",
              "verdict", "evidence", "fix", "url", "related"]  # fmt: skip
 ANSI = "\x1b["
 
@@ -43,9 +43,9 @@ def test_concise_format(project, cli):
         path, row, column, rest = line.split(":", 3)
         assert path in ("mlp.py", "model.py")
         assert int(row) >= 1 and int(column) >= 1
-        code, message = rest.strip().split(" ", 1)
-        assert code in MLP_CODES | {"VG105"} and message
-    assert "model.py:3:11: VG105 " in result.stdout
+        code, severity, message = rest.strip().split(" ", 2)
+        assert code in MLP_CODES | {"VG105"} and severity in ("[error]", "[warning]") and message
+    assert "model.py:3:11: VG105 [warning] 12 post-LN transformer layers" in result.stdout
     assert lines[-2:] == ["Found 5 findings (1 error, 4 warnings) in 2 files checked.", "3 models in 2 files: 3 fully analysed"]
 
 
@@ -75,7 +75,8 @@ def test_json_text_and_json_agree(project, cli):
     concise = cli("model.py", "mlp.py", "--output-format", "concise", "-q").stdout.splitlines()
     objects = json.loads(cli("model.py", "mlp.py", "--output-format", "json").stdout)
     assert concise == [
-        f"{o['filename']}:{o['location']['row']}:{o['location']['column']}: {o['code']} {o['message']}" for o in objects
+        f"{o['filename']}:{o['location']['row']}:{o['location']['column']}: {o['code']} [{o['severity']}] {o['message']}"
+        for o in objects
     ]
     for o in objects:
         assert list(o) == JSON_KEYS

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from vglint.config import Settings
+from vglint.config import RuleSelection, Settings
 from vglint.docs import examples
 from vglint.engine import check_source, make_rules
 from vglint.rules import ALL_RULES
@@ -26,8 +26,8 @@ def _cases(rule) -> list[tuple[str, str, int | None]]:
 CASES = [(rule, kind, index, source, line) for rule in ALL_RULES for index, (kind, source, line) in enumerate(_cases(rule))]
 
 
-def reported(source: str) -> list[tuple[str, int]]:
-    settings = Settings()
+def reported(source: str, rule) -> list[tuple[str, int]]:
+    settings = Settings(selection=[RuleSelection(extend_select=[rule.code])])  # a rule off by default too
     findings, errors = check_source(source.encode(), "example.py", make_rules(settings), settings)
     assert errors == []
     return [(f.code, f.span.line) for f in findings]
@@ -36,7 +36,7 @@ def reported(source: str) -> list[tuple[str, int]]:
 @pytest.mark.parametrize(("rule", "kind", "index", "source", "line"), CASES,
                          ids=[f"{r.code}-{k}-{i}" for r, k, i, _, _ in CASES])  # fmt: skip
 def test_documented_example(rule, kind, index, source, line):
-    found = reported(source)
+    found = reported(source, rule)
     if kind == "invalid":
         assert (rule.code, line) in found
     else:

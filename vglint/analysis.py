@@ -8,6 +8,7 @@ the same rules. A front-end is anything with the `Frontend` protocol's `analyse`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from vglint.findings import Site, Span
@@ -81,6 +82,22 @@ class SkippedModel:
 
 
 @dataclass
+class ProjectReads:
+    """What of the project one file's analysis depended on besides the file: the project's root,
+    each module name looked up from a folder and the file (or namespace folder) it meant, None when
+    it meant none, and each module file read. While all of these are as they were, so is the analysis."""
+
+    root: Path | None = None
+    lookups: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
+    files: set[Path] = field(default_factory=set)
+
+    def add(self, other: ProjectReads) -> None:
+        self.root = self.root or other.root
+        self.lookups.update(other.lookups)
+        self.files |= other.files
+
+
+@dataclass
 class FileAnalysis:
     """One file, as the rules see it. `unreadable` is set (and nothing else is) when the file could
     not be read or parsed: where and why, for VG001."""
@@ -93,6 +110,7 @@ class FileAnalysis:
     internal_errors: list[str] = field(default_factory=list)  # the front-end failed on part of the file
     skipped: list[SkippedModel] = field(default_factory=list)  # models not analysed at all, never dropped silently
     sequence_length: int | None = None  # `sequence-length` in [tool.vglint], set by the engine
+    reads: ProjectReads = field(default_factory=ProjectReads)  # the other files it depends on, for the cache
 
 
 class Frontend(Protocol):

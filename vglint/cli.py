@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, configuration or
 
 from __future__ import annotations
 
+import difflib
 import functools
 import io
 import json
@@ -20,12 +21,15 @@ import click
 
 from vglint import __version__
 from vglint.config import ConfigError, RuleSelection, Settings, find_config, load_config
-from vglint.findings import Severity
+from vglint.findings import Finding, Severity
+from vglint.report import FORMATS, STATISTICS_FORMATS
 
 if TYPE_CHECKING:  # torch-free at import: the probe's module is loaded only by the commands that build
+    from vglint.baseline import Entry as BaselineEntry
     from vglint.probing.run import ProbeOptions
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PROGRESS_AFTER_S = 2.0  # `check` draws its progress bar only once a run has taken this long
 
 
 class DefaultGroup(click.Group):
@@ -33,10 +37,24 @@ class DefaultGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            _refuse_command_typo(args[0], sorted(self.commands))
             args = ["check", *args]
         elif not args:
             args = ["check"]
         return super().parse_args(ctx, args)
+
+
+def _refuse_command_typo(first: str, commands: list[str]) -> None:
+    """`vglint chek .` is a mistyped command, not a missing path: a first argument that does not
+    exist and has neither a folder separator nor an extension is refused as a command, with the
+    closest command's name. A missing `models/` or `net.py` is left to `check`, which says that
+    the path does not exist."""
+    if first.startswith("-") or os.path.lexists(first) or any(c in first for c in ("/", os.sep, ".")):
+        return
+    close = difflib.get_close_matches(first, commands, n=1)
+    if close:
+        raise click.UsageError(f"no such command '{first}' (did you mean '{close[0]}'?)")
+    raise click.UsageError(f"no such command or path '{first}' (commands: {', '.join(commands)})")
 
 
 def _split(values: tuple[str, ...], flag: str) -> list[str]:
@@ -98,12 +116,16 @@ def _options(timeout_s: float, memory_gib: float, **more: Any) -> ProbeOptions:
 @click.option("--extend-exclude", multiple=True, help="Glob patterns to skip on top of the defaults.")
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too.")
 @click.option("--stdin-filename", help="The file name to report for source read from standard input (`-`).")
-@click.option("--output-format", type=click.Choice(["full", "concise", "json"]), default="full", show_default=True)
+@click.option("--output-format", type=click.Choice(FORMATS), default="full", show_default=True)
 @click.option("-o", "--output-file", help="Write the report to this file instead of standard output.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings only, without the summary and coverage lines.")
 @click.option("-v", "--verbose", is_flag=True, help="List each model with what was understood of it, and why not all.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (2 still means vglint failed).")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Hide the findings this baseline file holds.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False), help="Record the findings in this baseline file; report none.")
+@click.option("--show-stale", is_flag=True, help="With --baseline: list its entries that match no finding any more.")
+@click.option("--add-noqa", is_flag=True, help="Add a `# noqa: CODE` comment to each reported line; report none.")
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "info"]),
@@ -111,7 +133,21 @@ def _options(timeout_s: float, memory_gib: float, **more: Any) -> ProbeOptions:
 )
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read [tool.vglint] from this file.")
 @click.option("--isolated", is_flag=True, help="Ignore all configuration files.")
+@click.option("--show-files", is_flag=True, help="Print the files that would be checked, and exit.")
+@click.option("--show-settings", is_flag=True, help="Print the configuration the run resolves to, and exit.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, help="Parallel processes; 0 means one per CPU.")
+@click.option(
+    "--no-cache", is_flag=True, envvar="VGLINT_NO_CACHE", help="Analyse every file again; read and write no cache."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    envvar="VGLINT_CACHE_DIR",
+    help="The cache's folder [default: .vglint_cache beside the configuration file, else in the working directory].",
+)
+@click.option(
+    "--watch", is_flag=True, help="Check again whenever a .py or .ipynb file under PATHS changes (needs vglint[watch])."
+)
 @click.option(
     "--graph", is_flag=True, help="Build every model and run the rules on its recorded forward pass too (needs torch)."
 )
@@ -137,15 +173,26 @@ def _options(timeout_s: float, memory_gib: float, **more: Any) -> ProbeOptions:
 )
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_exclude, stdin_filename,
           output_format, output_file, statistics, quiet, verbose, exit_zero, fail_on, config_file, isolated, jobs,
-          graph, probe, probe_all, device, probe_timeout, probe_memory, probe_steps):  # fmt: skip
+          graph, probe, probe_all, device, probe_timeout, probe_memory, probe_steps, no_cache, cache_dir, watch,
+          baseline_file, write_baseline, show_stale, add_noqa, show_files, show_settings):  # fmt: skip
     """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
-    from vglint import engine, report
+    from vglint import cache, engine, report
     from vglint.coverage import coverage_line, model_listing
+    from vglint.progress import progress_bar
 
     paths = list(paths) or ([engine.STDIN] if stdin_filename else ["."])
     missing = [p for p in paths if p != engine.STDIN and not os.path.lexists(p)]
     if missing:
         raise click.UsageError(f"path does not exist: {missing[0]}")
+    if watch:
+        _watch(click.get_current_context())
+    refused = [p for p in paths if p != engine.STDIN and not os.path.isdir(p) and not engine.checkable(Path(p))]
+    if refused:  # never "All checks passed!" for a file that was not Python (ruff also stops the run)
+        raise click.UsageError(f"{refused[0]}: not a Python file or notebook")
+    baseline_entries = _adoption_flags(paths, baseline_file, write_baseline, show_stale, add_noqa)
+    if statistics and output_format not in STATISTICS_FORMATS:
+        shown = ", ".join(STATISTICS_FORMATS)
+        raise click.UsageError(f"--statistics works with --output-format {shown}, not {output_format}")
     settings = _settings(paths, config_file, isolated, stdin_filename)
     flags = RuleSelection(
         select=_split(select, "--select") if select else None,
@@ -159,25 +206,30 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     settings.extend_exclude += [p for value in extend_exclude for p in value.split(",") if p]
     if fail_on:
         settings.fail_on = Severity.parse(fail_on)
+    if show_files or show_settings:
+        _show(paths, settings, force_exclude, show_files)
     probe = probe or probe_all
     if probe or graph:
         _require_torch()
     if probe:
         _check_device(device)
 
-    result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1,
+    folder = None if no_cache else Path(cache_dir) if cache_dir else cache.default_folder(settings)
+    shown = not quiet and output_format in ("full", "concise")  # a machine format's stderr stays clean
+    result = engine.check_paths(paths, settings, jobs=jobs or os.cpu_count() or 1, cache_dir=folder,
+                                progress=progress_bar("checking files", after_s=PROGRESS_AFTER_S) if shown else None,
                                 force_exclude=force_exclude, stdin_filename=stdin_filename,
-                                detail=verbose and not quiet and output_format != "json" and not statistics)  # fmt: skip
+                                detail=verbose and not quiet and output_format in ("full", "concise") and not statistics)  # fmt: skip
     if graph:
         from vglint.graph.run import graph_findings
-        from vglint.probing.run import progress_bar
 
-        graph_findings(result, settings, _options(probe_timeout, probe_memory), detail=verbose, progress=progress_bar())
+        options = _options(probe_timeout, probe_memory)
+        graph_findings(result, settings, options, detail=verbose, progress=progress_bar("building models"))
     if probe:
-        from vglint.probing.run import probe_findings, progress_bar
+        from vglint.probing.run import probe_findings
 
         options = _options(probe_timeout, probe_memory, everything=probe_all, device=device, steps=probe_steps)
-        probe_findings(result, settings, options, progress_bar())
+        probe_findings(result, settings, options, progress_bar("probing models"))
     for warning in result.warnings:
         click.echo(f"vglint: warning: {warning}", err=True)
     for error in result.internal_errors:
@@ -185,28 +237,53 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
 
     colour = _colour(output_file)
     findings = result.findings
+    stdin_name = stdin_filename or "<stdin>"
+
+    @functools.cache  # read each file once, however many findings it has
+    def source_lines(filename: str, cell: int | None = None) -> list[str] | None:
+        """The file's lines, or those of one cell of a notebook (as the notebook holds it)."""
+        if cell is not None:
+            from vglint.notebook import NotebookError, read_notebook
+
+            try:
+                stdin = filename == stdin_name and result.stdin_source is not None
+                return read_notebook(result.stdin_source.encode() if stdin else Path(filename).read_bytes()).cells.get(cell)
+            except (OSError, NotebookError):
+                return None
+        if filename == stdin_name and result.stdin_source is not None:
+            return result.stdin_source.splitlines()
+        try:
+            return _decoded(Path(filename).read_bytes()).splitlines()
+        except OSError:
+            return None
+
+    def line_text(finding: Finding) -> str:
+        lines = source_lines(finding.filename, finding.cell) or []
+        return lines[finding.span.line - 1] if 1 <= finding.span.line <= len(lines) else ""
+
+    hidden = None
+    if baseline_entries is not None:
+        findings, hidden = _apply_baseline(findings, baseline_entries, baseline_file, show_stale, line_text, result)
+    if write_baseline or add_noqa:
+        sys.exit(_adopt(findings, write_baseline, line_text, result.internal_errors))
+
     if output_format == "json":
         text = report.statistics_json(findings) if statistics else report.render_json(findings)
+    elif output_format == "sarif":
+        text = report.render_sarif(findings, source_lines, report.repository_root(Path.cwd()))
+    elif output_format == "github":
+        text = report.render_github(findings, report.repository_root(Path.cwd()))
+    elif output_format == "junit":
+        text = report.render_junit(findings, [c.filename for c in result.coverage])
     elif statistics:
         text = report.render_statistics(findings)
     else:
-        stdin_name = stdin_filename or "<stdin>"
-
-        @functools.cache  # read each file once, however many findings it has
-        def source_lines(filename: str) -> list[str] | None:
-            if filename == stdin_name and result.stdin_source is not None:
-                return result.stdin_source.splitlines()
-            try:
-                return _decoded(Path(filename).read_bytes()).splitlines()
-            except OSError:
-                return None
-
         render = report.render_full if output_format == "full" else None
         text = render(findings, source_lines, colour) if render else report.render_concise(findings, colour)
         if not quiet:
             if verbose:
                 text += model_listing(result.coverage)
-            text += report.summary_line(findings, result.files_checked, len(result.internal_errors))
+            text += report.summary_line(findings, result.files_checked, len(result.internal_errors), hidden)
             text += coverage_line(result.coverage, result.files_checked)
     _emit(text, output_file)
 
@@ -215,6 +292,121 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     if exit_zero:
         sys.exit(EXIT_CLEAN)
     sys.exit(engine.exit_code(findings, settings.fail_on))
+
+
+def _watch(ctx: click.Context) -> None:
+    """`check --watch`: check once, then again after each change of a Python file or notebook under
+    the paths (the cache makes that re-analyse only what changed), until Ctrl-C, which exits 0."""
+    try:
+        import watchfiles
+    except ImportError:
+        raise click.UsageError("--watch needs watchfiles: pip install 'vglint[watch]'") from None
+    paths = list(ctx.params["paths"]) or ["."]
+    if "-" in paths:
+        raise click.UsageError("--watch cannot watch standard input (-)")
+    if ctx.params.get("add_noqa") or ctx.params.get("write_baseline"):  # each run would edit what it watches
+        raise click.UsageError("--watch cannot be combined with --add-noqa or --write-baseline")
+    params = {**ctx.params, "watch": False}
+
+    def check_once() -> None:
+        try:
+            ctx.invoke(check, **params)
+        except SystemExit:  # the exit code of one check ends nothing
+            pass
+        except click.ClickException as error:  # a configuration broken while watching: say so, keep watching
+            click.echo(f"vglint: error: {error.format_message()}", err=True)
+        click.echo("vglint: watching for changes (Ctrl-C to stop)", err=True)
+
+    python_files = watchfiles.PythonFilter(extra_extensions=(".ipynb",))
+    # Watching starts before the first check (a change made during it is seen); the empty sets
+    # of the timeouts are only the watcher saying it is ready.
+    changes = watchfiles.watch(*paths, watch_filter=python_files, rust_timeout=200, yield_on_timeout=True)
+    checked = False
+    try:
+        for changed in changes:
+            if checked and not changed:
+                continue
+            if checked:  # a fresh screen on a terminal, as ruff does; a separator in a log
+                click.echo("\x1b[2J\x1b[3J\x1b[H" if sys.stdout.isatty() else "\n--- files changed; checking again ---\n", nl=False)
+            check_once()
+            checked = True
+    except KeyboardInterrupt:
+        pass
+    sys.exit(EXIT_CLEAN)
+
+
+def _adoption_flags(paths: list[str], baseline_file: str | None, write_baseline: str | None, show_stale: bool,
+                    add_noqa: bool) -> list[BaselineEntry] | None:  # fmt: skip
+    """Check how the baseline and noqa flags combine; read the baseline before the run, so that a
+    bad one fails fast. Its entries, or None without --baseline."""
+    if write_baseline and (baseline_file or add_noqa):
+        raise click.UsageError("--write-baseline cannot be combined with --baseline or --add-noqa")
+    if add_noqa and "-" in paths:
+        raise click.UsageError("--add-noqa cannot edit standard input (-)")
+    if show_stale and not baseline_file:
+        raise click.UsageError("--show-stale needs --baseline FILE")
+    if baseline_file is None:
+        return None
+    from vglint.baseline import BaselineError, read
+
+    try:
+        return read(Path(baseline_file))
+    except BaselineError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _adopt(findings: list[Finding], write_baseline: str | None, line_text: Callable[[Finding], str],
+           internal_errors: list[str]) -> int:  # fmt: skip
+    """--write-baseline or --add-noqa: record or annotate the findings, say how many on stderr, report none."""
+    if write_baseline:
+        from vglint.baseline import BaselineError, write
+
+        try:
+            count = write(Path(write_baseline), findings, line_text)
+        except BaselineError as error:
+            raise click.UsageError(str(error)) from None
+        click.echo(f"vglint: wrote {count} finding{'s' * (count != 1)} to the baseline {write_baseline}", err=True)
+    else:
+        from vglint.noqa import add_noqa
+
+        added = add_noqa(findings)
+        for skipped in added.skipped:
+            click.echo(f"vglint: warning: {skipped}", err=True)
+        click.echo(f"vglint: added {added.lines} noqa comment{'s' * (added.lines != 1)}", err=True)
+    return EXIT_ERROR if internal_errors else EXIT_CLEAN
+
+
+def _apply_baseline(findings: list[Finding], entries: list[BaselineEntry], baseline_file: str, show_stale: bool,
+                    line_text: Callable[[Finding], str], result: Any) -> tuple[list[Finding], int]:  # fmt: skip
+    """The findings the baseline does not hold, and how many it hid; with --show-stale, its stale
+    entries on stderr (they never change the exit code)."""
+    from vglint.baseline import match
+
+    folder = Path(baseline_file).absolute().parent
+    matched = match(findings, entries, line_text, folder, {c.filename for c in result.coverage})
+    if show_stale:
+        for entry in matched.stale:
+            click.echo(f"vglint: stale baseline entry: {entry.path}:{entry.line}: {entry.code} {entry.message}", err=True)
+        count = len(matched.stale)
+        click.echo(f"vglint: {count} stale baseline entr{'ies' if count != 1 else 'y'} in {baseline_file}", err=True)
+    return matched.new, matched.hidden
+
+
+def _show(paths: list[str], settings: Settings, force_exclude: bool, files: bool) -> None:
+    """`--show-files`: the files a run would check, as its findings name them; `--show-settings`:
+    the configuration it resolves to. Nothing is analysed; exit 0."""
+    from vglint import engine
+    from vglint.config import settings_text
+
+    if files:
+        found, warnings = engine.discover([p for p in paths if p != engine.STDIN], settings, force_exclude)
+        for warning in warnings:
+            click.echo(f"vglint: warning: {warning}", err=True)
+        click.echo("".join(engine.display_name(f) + "\n" for f in found), nl=False)
+    else:
+        shown = engine.display_name(settings.config_file) if settings.config_file else None
+        click.echo(settings_text(settings, engine.selected_codes(settings), shown), nl=False)
+    sys.exit(EXIT_CLEAN)
 
 
 def _require_torch() -> None:
@@ -335,6 +527,18 @@ def probe_command(target, inputs, input_dtypes, kwargs_json, device, steps, time
         raise click.UsageError(str(error)) from None
     click.echo(text, nl=False)
     sys.exit(EXIT_ERROR if healthy is None else EXIT_CLEAN if healthy else EXIT_FINDINGS)
+
+
+@cli.command("server")
+def server_command():
+    """Run the language server (LSP over standard input and output) for editors; needs vglint[lsp]."""
+    try:
+        from vglint.server import serve
+    except ImportError as error:
+        if (error.name or "").partition(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise click.UsageError("the language server needs pygls: pip install 'vglint[lsp]'") from None
+    serve()
 
 
 @cli.command("rules")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class Settings:
     #: (`args`, `kwargs`, `input` shapes, `dtype`), by `FILE:NAME` relative to the config's folder.
     models: dict[str, ModelSpec] = field(default_factory=dict)
     probe_spatial_size: int = 32
+    cache_dir: Path | None = None  # `cache-dir`, relative to the configuration's folder
 
 
 @dataclass
@@ -146,6 +148,10 @@ def load_config(path: Path, settings: Settings) -> Settings:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"'{name}' must be a positive integer")
             settings.probe_spatial_size = value
+        elif key == "cache-dir":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"'{name}' must be a folder name")
+            settings.cache_dir = Path(os.path.abspath(path.parent / value))
         elif key == "models":
             if not isinstance(value, dict):
                 raise ConfigError(f"'{name}' must be a table of \"FILE:NAME\" = {{ kwargs = ..., input = ... }}")
@@ -215,3 +221,30 @@ def parse_rule_options(tables: dict[str, Any]) -> dict[str, dict[str, Any]]:
             except ValueError as error:
                 raise ConfigError(f"'tool.vglint.rules.{code}.{key}': {error}") from None
     return parsed
+
+
+def settings_text(settings: Settings, codes: list[str], shown_path: str | None = None) -> str:
+    """`--show-settings`: the configuration a run resolves to, one `key: value` line each (lists
+    comma-separated, tables indented below their key), in a fixed order. `codes` are the enabled
+    rules; every option of an enabled rule is shown with the value in force."""
+    values: list[tuple[str, Any]] = [
+        ("config-file", shown_path or (settings.config_file.as_posix() if settings.config_file else "none")),
+        ("select", ", ".join(codes) or "none"),
+        ("fail-on", str(settings.fail_on)),
+        ("exclude", ", ".join(settings.exclude) or "none"),
+        ("extend-exclude", ", ".join(settings.extend_exclude) or "none"),
+        ("per-file-ignores", {glob: ", ".join(c) for glob, c in sorted(settings.per_file_ignores.items())}),
+        ("sequence-length", "none" if settings.sequence_length is None else settings.sequence_length),
+        ("probe-spatial-size", settings.probe_spatial_size),
+        ("rules", {f"{code}.{option.name}": json.dumps(settings.rule_options.get(code, {}).get(option.name, option.default))
+                   for code in codes for option in RULES_BY_CODE[code].options}),  # fmt: skip
+        ("models", {target: "" for target in sorted(settings.models)}),
+    ]
+    out = []
+    for key, value in values:
+        if not isinstance(value, dict):
+            out.append(f"{key}: {value}")
+            continue
+        out.append(f"{key}:" + ("" if value else " none"))
+        out += [f"  {name}" + (f" = {shown}" if shown else "") for name, shown in value.items()]
+    return "".join(line + "\n" for line in out)

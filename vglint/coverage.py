@@ -25,17 +25,19 @@ SHOWN_KINDS = 3  # kinds of gap named in the coverage line; the rest are counted
 @dataclass(frozen=True)
 class ModelCoverage:
     """One model. `kinds` are the labels of its gaps, in the order they were met (for a skipped
-    model, why it was skipped); `line` and `reasons` (what, line) are filled only with detail."""
+    model, why it was skipped); `line` and `reasons` (what, line, cell) are filled only with detail.
+    `cell` is the notebook cell that `line` counts in (None in a Python file)."""
 
     name: str
     status: str
     kinds: tuple[str, ...] = ()
     line: int | None = None
-    reasons: tuple[tuple[str, int | None], ...] = ()
+    reasons: tuple[tuple[str, int | None, int | None], ...] = ()
     #: Graph mode only: `built` (on cpu or meta), else why the model could not be built, as a
     #: label (`needs arguments`); `build_detail` is the worker's whole reason, kept for `-v`.
     built: str | None = None
     build_detail: str | None = None
+    cell: int | None = None
 
 
 #: A failed build's kind (see vglint.build.pool) as the coverage line counts it.
@@ -71,7 +73,7 @@ def file_coverage(analysis: FileAnalysis, detail: bool = False) -> FileCoverage:
         if not detail:
             models.append(ModelCoverage(graph.name, status, kinds))
             continue
-        listed = _unique([(reason.what, reason.site.span.line if reason.site.local else None) for reason in reasons])
+        listed = _unique([(reason.what, reason.site.span.line if reason.site.local else None, None) for reason in reasons])
         models.append(ModelCoverage(graph.name, status, kinds, graph.span.line, listed))
     for skipped in analysis.skipped:
         line = skipped.site.span.line if detail else None
@@ -118,12 +120,17 @@ def coverage_line(files: list[FileCoverage], files_checked: int) -> str:
     return line + "\n"
 
 
+def _line(line: int, cell: int | None) -> str:
+    """`line 12`, or `cell 3, line 12` in a notebook."""
+    return f"line {line}" if cell is None else f"cell {cell}, line {line}"
+
+
 def model_listing(files: list[FileCoverage]) -> str:
     """`-v`: one line per model, `file:line: Name: status`, with its gaps and their lines."""
     out: list[str] = []
     for f in files:
         for m in f.models:
-            where = f"{f.filename}:{m.line}:" if m.line is not None else f"{f.filename}:"
+            where = f"{f.filename}:" + (f"cell {m.cell}:" if m.cell is not None else "") + (f"{m.line}:" if m.line is not None else "")
             if m.status == SKIPPED and m.built not in (None, BUILT):  # named in the configuration only
                 out.append(f"{where} {m.name}: not built ({m.build_detail or m.built})")
                 continue
@@ -131,7 +138,7 @@ def model_listing(files: list[FileCoverage]) -> str:
                 out.append(f"{where} {m.name}: skipped ({m.kinds[0]})")
             elif m.status == PARTLY:
                 listed = sorted(m.reasons, key=lambda r: r[1] is None)[:SHOWN_REASONS]  # this file's first
-                reasons = "; ".join(what if line is None else f"{what}, line {line}" for what, line in listed)
+                reasons = "; ".join(what if line is None else f"{what}, {_line(line, cell)}" for what, line, cell in listed)
                 if len(m.reasons) > len(listed):
                     reasons += f"; {len(m.reasons) - len(listed)} more (vglint inspect lists them all)"
                 out.append(f"{where} {m.name}: partly analysed ({reasons or ', '.join(m.kinds)})")

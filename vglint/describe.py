@@ -8,6 +8,7 @@ from vglint.config import Settings
 from vglint.engine import discover, display_name, on_deep_stack
 from vglint.estimate import estimated_attenuation
 from vglint.ir import Kind, Layer, Marker, ModelGraph, compress, saturating_chains
+from vglint.notebook import Notebook, NotebookError, is_notebook, read_notebook
 from vglint.source.frontend import analyse_module
 from vglint.source.parse import parse
 
@@ -51,16 +52,22 @@ def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str,
     for path in files:
         name = display_name(path)
         try:
-            module, failure = parse(path.read_bytes(), name)
+            source = path.read_bytes()
+            notebook = read_notebook(source) if is_notebook(name) else None
+            module, failure = parse(notebook.source.encode() if notebook else source, name)
         except OSError as error:
             problems.append(f"{name}: cannot read file: {error.strerror}")
+            continue
+        except NotebookError as error:
+            problems.append(f"{name}:{error.span.line}: cannot parse: {error}")
             continue
         if module is None:
             problems.append(f"{name}:{failure[0].line}: cannot parse: {failure[1]}")
             continue
         try:
             analysis = on_deep_stack(analyse_module, module, name)
-            models.extend(on_deep_stack(lambda a=analysis, n=name: [describe(g, n) for g in a.models]))
+            described = on_deep_stack(lambda a=analysis, n=name: [describe(g, n) for g in a.models])
+            models.extend([_in_cells(m, notebook) for m in described] if notebook else described)
         except RecursionError:
             problems.append(f"{name}: nesting too deep to analyse")
             continue
@@ -68,11 +75,26 @@ def describe_paths(paths: list[str], settings: Settings) -> tuple[list[dict[str,
     return models, problems
 
 
+def _in_cells(model: dict[str, Any], notebook: Notebook) -> dict[str, Any]:
+    """A notebook's model with its line, and its reasons' lines, counted in their cells (`cell` beside each)."""
+    model["cell"], model["line"] = notebook.locate(model["line"])
+    for reason in model["reasons"]:
+        if reason["line"] is not None:
+            reason["cell"], reason["line"] = notebook.locate(reason["line"])
+    return model
+
+
+def _place(item: dict[str, Any]) -> str:
+    """`12`, or `cell 3:12` in a notebook."""
+    return f"cell {item['cell']}:{item['line']}" if item.get("cell") is not None else str(item["line"])
+
+
 def _note(model: dict[str, Any]) -> str:
     """`  (uncertain: unknown layer factory `make_norm`, line 18; approximate: ...)`, or nothing."""
     groups: dict[str, list[str]] = {}
     for effect, reason in zip(model.get("_effects", []), model["reasons"]):
-        where = f", line {reason['line']}" if reason["line"] is not None else ""
+        cell = f", cell {reason['cell']}" if reason.get("cell") is not None else ""
+        where = f"{cell}, line {reason['line']}" if reason["line"] is not None else ""
         groups.setdefault(effect, []).append(f"{reason['what']}{where}")
     if not groups and model["approximate"]:
         groups["approximate"] = ["forward not followed"]
@@ -105,7 +127,7 @@ def render_text(models: list[dict[str, Any]]) -> str:
             continue
         note = _note(m)
         blocks.append(
-            f"{m['filename']}:{m['line']}: {m['model']}{note}\n"
+            f"{m['filename']}:{_place(m)}: {m['model']}{note}\n"
             f"  path:          {m['deepest_path'] or '(empty)'}\n"
             f"  weight layers: {m['weight_layers']}\n"
             f"  saturating:    {', '.join(map(str, m['saturating_runs'])) or 'none'}\n"

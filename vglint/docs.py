@@ -12,6 +12,19 @@ from pathlib import Path
 from vglint.rules import ALL_RULES, Rule
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "rules"
+#: The project's home: SARIF's informationUri, and with `help_uri` each rule's page there.
+PROJECT_URL = "https://github.com/vglint/vglint"
+
+
+def help_uri(rule: type[Rule]) -> str:
+    """The rule's page on the project's site, for readers of a CI report who have no checkout."""
+    return f"{PROJECT_URL}/blob/main/{rule.url()}"
+
+
+def what_it_does(rule: type[Rule]) -> str:
+    """The rule's "What it does" section as one paragraph, or its summary when it has none."""
+    match = re.search(r"^## What it does\n(.*?)(?=^## |\Z)", rule.documentation(), re.S | re.M)
+    return " ".join(match.group(1).split()) if match else rule.summary
 
 
 def rule_page(rule: type[Rule]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -19,13 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vglint.analysis import FileAnalysis
+from vglint.analysis import FileAnalysis, ProjectReads
+from vglint.cache import Cache
 from vglint.config import Settings
 from vglint.coverage import FileCoverage, file_coverage
 from vglint.findings import Finding, Severity, Span, Status
+from vglint.notebook import NotebookError, is_notebook, read_notebook
 from vglint.rules import RULES_BY_CODE, Rule, select_codes
+from vglint.rules.meta import UnusedNoqa
 from vglint.source.frontend import SourceFrontend
-from vglint.suppressions import parse_suppressions
+from vglint.suppressions import ALL, parse_suppressions, unused_directives
 
 STDIN = "-"
 
@@ -103,13 +107,32 @@ def discover(paths: Iterable[str], settings: Settings, force_exclude: bool) -> t
             for root, dirs, files in os.walk(path, onerror=lambda e: warnings_.append(f"{e.filename}: {e.strerror}")):
                 dirs[:] = sorted(d for d in dirs if not _excluded(Path(root, d), patterns, path))
                 found.extend(
-                    Path(root, f) for f in sorted(files) if f.endswith(".py") and not _excluded(Path(root, f), patterns, path)
+                    Path(root, f) for f in sorted(files)
+                    if f.endswith((".py", ".ipynb")) and not _excluded(Path(root, f), patterns, path)
                 )
         else:
-            found.append(path)  # named explicitly: checked whatever its extension (pre-commit passes files)
+            found.append(path)  # named explicitly: the CLI has refused what is not Python (see `checkable`)
     by_file = {os.path.abspath(p): p for p in reversed(found)}  # one check per file, however it was named
     unique = sorted(by_file.values(), key=lambda p: display_name(p))
     return unique, warnings_
+
+
+_PYTHON_SHEBANG = re.compile(rb"#!.*\b(python|pypy)[\d.]*(\s|$)")
+
+
+def checkable(path: Path) -> bool:
+    """True for a file vglint can check when it is named explicitly: `.py`, `.pyi`, `.ipynb`, or no
+    extension and a Python shebang (`#!/usr/bin/env python3`). An extensionless file that cannot be
+    read counts as Python, so that VG001 says why it could not be read."""
+    if path.suffix.lower() in (".py", ".pyi", ".ipynb"):
+        return True
+    if path.suffix:
+        return False
+    try:
+        with path.open("rb") as file:
+            return bool(_PYTHON_SHEBANG.match(file.readline(256)))
+    except OSError:
+        return True
 
 
 def display_name(path: Path) -> str:
@@ -151,17 +174,21 @@ def _unparsable(rules: list[Rule], filename: str, span: Span, detail: str) -> tu
 
 
 def check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> tuple[list[Finding], list[str]]:
-    """Findings for one file's bytes, after suppressions; and internal errors, if any."""
-    findings, _warnings, errors, _coverage = _check_source(source, filename, rules, settings)
+    """Findings for one file's bytes (a notebook's when `filename` ends in .ipynb), after
+    suppressions; and internal errors, if any."""
+    check = _check_notebook if is_notebook(filename) else _check_source
+    findings, _warnings, errors, _coverage = check(source, filename, rules, settings)
     return findings, errors
 
 
-def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:
-    """Findings, warnings, internal errors and coverage for one file's bytes."""
+def _check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False,
+                  reads: ProjectReads | None = None) -> Outcome:  # fmt: skip
+    """Findings, warnings, internal errors and coverage for one file's bytes; what of the project
+    the analysis read is added to `reads`."""
     _settle_heap()
     try:
         with _collector_paused():
-            return on_deep_stack(_check_parsed, source, filename, rules, settings, detail)
+            return on_deep_stack(_check_parsed, source, filename, rules, settings, detail, reads)
     except RecursionError:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), "nesting too deep to analyse")
         text = source.decode("utf-8", errors="replace")
@@ -193,8 +220,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False) -> Outcome:
+def _check_parsed(source: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False,
+                  reads: ProjectReads | None = None) -> Outcome:  # fmt: skip
     analysis = SourceFrontend().analyse(filename, source)
+    if reads is not None:
+        reads.add(analysis.reads)
     coverage = file_coverage(analysis, detail)
     if analysis.unreadable is not None:
         findings, warnings_ = _unparsable(rules, filename, *analysis.unreadable)
@@ -218,7 +248,7 @@ def check_analysis(analysis: FileAnalysis, rules: list[Rule], settings: Settings
             if os.environ.get("VGLINT_DEBUG") == "1":
                 raise
             errors.append(f"{analysis.filename}: {rule.code}: {type(error).__name__}: {error}")
-    return unsuppressed(_deduplicated(findings), analysis.text, analysis.filename, settings), errors
+    return unsuppressed(_deduplicated(findings), analysis.text, analysis.filename, settings, rules), errors
 
 
 _deep_stack_lock = threading.Lock()
@@ -273,16 +303,33 @@ def _deduplicated(findings: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def unsuppressed(findings: list[Finding], text: str, filename: str, settings: Settings) -> list[Finding]:
-    if not findings:
+def unsuppressed(findings: list[Finding], text: str, filename: str, settings: Settings,
+                 rules: list[Rule] = ()) -> list[Finding]:  # fmt: skip
+    """The findings that no comment or `per-file-ignores` suppresses; with VG003 among `rules` (the
+    rules that ran on an analysed file), also a finding for each comment that suppressed nothing."""
+    unused_noqa = next((rule for rule in rules if rule.code == UnusedNoqa.code), None)
+    if not findings and unused_noqa is None:
         return findings
     suppressions = parse_suppressions(text)
     ignored = [c for glob, codes in settings.per_file_ignores.items() for c in codes if _matches_file(filename, glob, settings)]
-    return [
-        f
-        for f in findings
-        if not suppressions.suppresses(f) and not any(f.code.startswith(c) or c == "ALL" for c in ignored)
-    ]
+
+    def per_file_ignored(finding: Finding) -> bool:
+        return any(finding.code.startswith(c) or c == "ALL" for c in ignored)
+
+    kept, used = suppressions.apply([f for f in findings if not per_file_ignored(f)])
+    if unused_noqa is None:
+        return kept
+    selected = {rule.code for rule in rules}
+    judged = {code for code, rule in RULES_BY_CODE.items() if not rule.measured}
+    for unused in unused_directives(suppressions, used, selected, judged, set(RULES_BY_CODE)):
+        d = unused.directive
+        finding = unused_noqa.unused(filename, Span(d.line, d.column, d.line, d.end_column), unused.unused,
+                                     unused.non_enabled, unused.unknown, unused.blanket)  # fmt: skip
+        # Only a comment that names VG003 keeps it: a blanket one would hide its own report.
+        named = any(o.line == d.line and o.codes != ALL and o.matches(finding.code) for o in suppressions.directives)
+        if not (named or per_file_ignored(finding) or suppressions.file_ignores(finding.code)):
+            kept.append(finding)
+    return kept
 
 
 def _matches_file(filename: str, glob: str, settings: Settings) -> bool:
@@ -296,7 +343,7 @@ def _matches_file(filename: str, glob: str, settings: Settings) -> bool:
     return any(fnmatch.fnmatch(candidate, glob) for candidate in candidates)
 
 
-def _check_path(args: Task) -> Outcome:
+def _check_path(args: Task, reads: ProjectReads | None = None) -> Outcome:
     """Worker: read and check one file. Returns findings, warnings, internal errors and coverage."""
     path, filename, settings, detail = args
     rules = make_rules(settings)
@@ -309,20 +356,39 @@ def _check_path(args: Task) -> Outcome:
         findings, warnings_ = _unparsable(rules, filename, Span.at(1), f"cannot read file: {reason}")
         return findings, warnings_, [], FileCoverage(filename, unreadable=True)
     try:
-        return _check_source(source, filename, rules, settings, detail)
+        check = _check_notebook if is_notebook(filename) else _check_source
+        return check(source, filename, rules, settings, detail, reads)
     except Exception as error:  # last resort: report, never lose the other files
         if os.environ.get("VGLINT_DEBUG") == "1":
             raise
         return [], [], [f"{filename}: internal error: {type(error).__name__}: {error}"], FileCoverage(filename, failed=True)
 
 
+def _check_notebook(data: bytes, filename: str, rules: list[Rule], settings: Settings, detail: bool = False,
+                    reads: ProjectReads | None = None) -> Outcome:  # fmt: skip
+    """A notebook's code cells checked as one source, with every position counted in its cell."""
+    try:
+        notebook = read_notebook(data)
+    except NotebookError as error:
+        findings, warnings_ = _unparsable(rules, filename, error.span, str(error))
+        return findings, warnings_, [], FileCoverage(filename, unreadable=True)
+    findings, warnings_, errors, coverage = _check_source(notebook.source.encode(), filename, rules, settings, detail, reads)
+    return [notebook.in_cells(f) for f in findings], warnings_, errors, notebook.coverage_in_cells(coverage)
+
+
 def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_exclude: bool = False,
-                stdin_filename: str | None = None, detail: bool = False) -> Result:  # fmt: skip
-    """Check every file under `paths`; `detail` asks for each model's line and gaps (`-v`)."""
+                stdin_filename: str | None = None, detail: bool = False, cache_dir: Path | None = None,
+                progress: Callable[[int, int], None] | None = None) -> Result:  # fmt: skip
+    """Check every file under `paths`; `detail` asks for each model's line and gaps (`-v`).
+    With `cache_dir`, files whose results are cached there are not analysed again (stdin never is
+    cached). `progress(done, total)` is called as files are done."""
     result = Result()
     files, result.warnings = discover([p for p in paths if p != STDIN], settings, force_exclude)
     tasks = [(str(f), display_name(f), settings, detail) for f in files]
-    for outcome in _run(tasks, jobs):
+    cache = Cache(cache_dir, settings, selected_codes(settings), detail) if cache_dir is not None else None
+    for done, outcome in enumerate(_cached_run(tasks, jobs, cache), 1):
+        if progress is not None:
+            progress(done, len(tasks))
         result.findings.extend(outcome[0])
         result.warnings.extend(outcome[1])
         result.internal_errors.extend(outcome[2])
@@ -334,7 +400,8 @@ def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_ex
         if not (force_exclude and stdin_filename and _excluded(Path(stdin_filename), patterns)):
             source = sys.stdin.buffer.read()
             result.stdin_source = source.decode("utf-8", errors="replace")
-            findings, warnings_, errors, coverage = _check_source(source, name, make_rules(settings), settings, detail)
+            check = _check_notebook if is_notebook(name) else _check_source
+            findings, warnings_, errors, coverage = check(source, name, make_rules(settings), settings, detail)
             result.findings.extend(findings)
             result.warnings.extend(warnings_)
             result.internal_errors.extend(errors)
@@ -344,14 +411,40 @@ def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_ex
     return result
 
 
-def _run(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
+def _cached_run(tasks: list[Task], jobs: int, cache: Cache | None) -> Iterator[Outcome]:
+    """Each task's outcome, in order: from the cache where it holds one, else checked (and kept)."""
+    if cache is None:
+        yield from (outcome for outcome, _reads in _run(tasks, jobs))
+        return
+    kept = [cache.load(path, name) for path, name, *_ in tasks]
+    checked = _run([task for task, outcome in zip(tasks, kept) if outcome is None], jobs)
+    for task, outcome in zip(tasks, kept):
+        if outcome is None:
+            outcome, reads = next(checked)
+            if reads is not None and not outcome[2]:  # a file vglint failed on is checked again next time
+                cache.store(task[0], task[1], outcome, reads)
+        yield outcome
+
+
+def _check_recorded(task: Task) -> tuple[Outcome, ProjectReads]:
+    """Worker: `_check_path`, and what of the project the analysis read."""
+    reads = ProjectReads()
+    return _check_path(task, reads), reads
+
+
+def _run(tasks: list[Task], jobs: int) -> Iterator[tuple[Outcome, ProjectReads | None]]:
     if jobs <= 1 or len(tasks) < 4:
-        yield from map(_check_path, tasks)
+        yield from map(_check_recorded, tasks)
         return
     done: set[int] = set()
     try:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for index, outcome in enumerate(pool.map(_check_path, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))):
+            # One file at a time, the largest first: files differ in cost a hundredfold, and a large
+            # one started last (or a chunk of them) kept the other workers idle at the end.
+            largest_first = sorted(range(len(tasks)), key=lambda i: -_size(tasks[i][0]))
+            futures = {index: pool.submit(_check_recorded, tasks[index]) for index in largest_first}
+            for index in range(len(tasks)):
+                outcome = futures[index].result()
                 done.add(index)
                 yield outcome
     except BrokenProcessPool:
@@ -362,12 +455,20 @@ def _run(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
                 yield _run_isolated(task)
 
 
-def _run_isolated(task: Task) -> Outcome:
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _run_isolated(task: Task) -> tuple[Outcome, ProjectReads | None]:
     try:
         with ProcessPoolExecutor(max_workers=1) as pool:
-            return pool.submit(_check_path, task).result()
+            return pool.submit(_check_recorded, task).result()
     except BrokenProcessPool:
-        return [], [], [f"{task[1]}: internal error: the process checking this file crashed"], FileCoverage(task[1], failed=True)
+        crashed = f"{task[1]}: internal error: the process checking this file crashed"
+        return ([], [], [crashed], FileCoverage(task[1], failed=True)), None
 
 
 def exit_code(findings: list[Finding], fail_on: Severity) -> int:

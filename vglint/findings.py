@@ -94,6 +94,10 @@ class Finding:
     #: What the probe measured and concluded (`confirmed: the first weight layer (fc0) gets 3e-18
     #: of the last layer's relative gradient`), shown in every format; None when not probed.
     verdict: str | None = None
+    #: In a notebook, the cell (numbered from 1 among all its cells) that `span` and `related` count
+    #: their lines in; None in a Python file.
+    cell: int | None = None
+    related_cell: int | None = None
 
     def sort_key(self) -> tuple:
-        return (self.filename, self.span.line, self.span.column, self.code, self.message)
+        return (self.filename, self.cell or 0, self.span.line, self.span.column, self.code, self.message)

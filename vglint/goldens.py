@@ -18,6 +18,7 @@ from pathlib import Path
 from vglint.describe import describe
 from vglint.engine import on_deep_stack
 from vglint.ir import ModelGraph
+from vglint.notebook import Notebook, is_notebook, read_notebook
 from vglint.source.frontend import SourceFrontend
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -28,13 +29,18 @@ def understood(graph: ModelGraph) -> str:
     return ", ".join(flags) or "fully"
 
 
-def ir_text(models: list[ModelGraph]) -> str:
-    """The sidecar for one file's models, in the order the front-end found them."""
+def ir_text(models: list[ModelGraph], notebook: Notebook | None = None) -> str:
+    """The sidecar for one file's models, in the order the front-end found them; in a notebook
+    each model's line is counted in its cell."""
     blocks = []
     for graph in models:
         m = describe(graph, "")
+        where = f"line {m['line']}"
+        if notebook is not None:
+            cell, line = notebook.locate(m["line"])
+            where = f"cell {cell}, line {line}"
         blocks.append(
-            f"{m['model']} (line {m['line']})\n"
+            f"{m['model']} ({where})\n"
             f"  path: {m['deepest_path'] or '(empty)'}\n"
             f"  weight layers: {m['weight_layers']}\n"
             f"  saturating runs: {', '.join(map(str, m['saturating_runs'])) or 'none'}\n"
@@ -46,16 +52,18 @@ def ir_text(models: list[ModelGraph]) -> str:
 
 
 def fixture_ir(path: Path) -> str:
-    """The sidecar text of one fixture, from the source front-end."""
-    analysis = on_deep_stack(SourceFrontend().analyse, str(path), path.read_bytes())
-    return ir_text(analysis.models)
+    """The sidecar text of one fixture (a Python file or a notebook), from the source front-end."""
+    notebook = read_notebook(path.read_bytes()) if is_notebook(path.name) else None
+    source = notebook.source.encode() if notebook is not None else path.read_bytes()
+    analysis = on_deep_stack(SourceFrontend().analyse, str(path), source)
+    return ir_text(analysis.models, notebook)
 
 
 def main(argv: list[str]) -> int:
     roots = [Path(a) for a in argv] or [FIXTURES]
     written = 0
     for root in roots:
-        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+        for path in sorted([*root.rglob("*.py"), *root.rglob("*.ipynb")]) if root.is_dir() else [root]:
             path.with_suffix(".ir").write_text(fixture_ir(path), encoding="utf-8")
             written += 1
     print(f"wrote {written} .ir sidecars")

@@ -6,6 +6,9 @@ Anywhere in the file: `# vglint: file-ignore[VG1]` (codes or prefixes) and `# vg
 Codes in a comment match by prefix, as selectors do: `# noqa: VG1` silences VG101-VG105, and
 `ALL` in brackets matches every code. A `# noqa:` whose codes cannot be read is a blanket `# noqa`,
 as in flake8.
+
+Each inline comment is a `Directive` with its place, so that VG003 (unused-noqa) can name the
+ones that suppressed nothing: `Suppressions.apply` says which of their codes were used.
 """
 
 from __future__ import annotations
@@ -33,38 +36,77 @@ def _codes(text: str | None) -> frozenset[str]:
     return codes
 
 
+@dataclass(frozen=True)
+class Directive:
+    """One inline suppression comment: its line, its 1-based columns, and the codes it names
+    (ALL for a blanket one). `own` is vglint's spelling (`# vglint: ignore`); a `# noqa` is
+    shared with every other linter of the project."""
+
+    line: int
+    column: int
+    end_column: int
+    codes: frozenset[str]
+    own: bool
+
+    def matches(self, code: str) -> bool:
+        return any(code.startswith(prefix) for prefix in self.codes)
+
+
 @dataclass
 class Suppressions:
-    by_line: dict[int, set[str]] = field(default_factory=dict)
+    directives: list[Directive] = field(default_factory=list)
     file_codes: set[str] = field(default_factory=set)
     skip_file: bool = False
 
     def suppresses(self, finding: Finding) -> bool:
+        return self.skip_file or self.file_ignores(finding.code) or bool(self.directives_for(finding))
+
+    def file_ignores(self, code: str) -> bool:
+        return any(code.startswith(prefix) for prefix in self.file_codes)
+
+    def directives_for(self, finding: Finding) -> list[Directive]:
+        """The inline comments that suppress `finding`: on its line or on its related line."""
+        lines = {finding.span.line} | ({finding.related.line} if finding.related is not None else set())
+        return [d for d in self.directives if d.line in lines and d.matches(finding.code)]
+
+    def apply(self, findings: list[Finding]) -> tuple[list[Finding], set[tuple[Directive, str]]]:
+        """The findings no comment suppresses, and each (directive, code) that suppressed one.
+
+        A file-level comment is applied first, so a line comment for a code the whole file
+        ignores counts as unused.
+        """
         if self.skip_file:
-            return True
-        if any(finding.code.startswith(code) for code in self.file_codes):
-            return True
-        lines = [finding.span.line] + ([finding.related.line] if finding.related is not None else [])
-        return any(finding.code.startswith(code) for line in lines for code in self.by_line.get(line, ()))
+            return [], set()
+        kept: list[Finding] = []
+        used: set[tuple[Directive, str]] = set()
+        for finding in findings:
+            if self.file_ignores(finding.code):
+                continue
+            matched = self.directives_for(finding)
+            used |= {(d, code) for d in matched for code in d.codes if finding.code.startswith(code)}
+            if not matched:
+                kept.append(finding)
+        return kept, used
 
 
-def _comments(source: str) -> list[tuple[int, str]]:
-    """(line, text) of every comment; a file tokenize rejects is scanned line by line instead."""
+def _comments(source: str) -> list[tuple[int, int, str]]:
+    """(line, 0-based column, text) of every comment; a file tokenize rejects is scanned line by line instead."""
     try:
         return [
-            (token.start[0], token.string)
+            (*token.start, token.string)
             for token in tokenize.generate_tokens(io.StringIO(source).readline)
             if token.type == tokenize.COMMENT
         ]
     except (tokenize.TokenError, SyntaxError, ValueError):
-        return [(number, line[line.index("#") :]) for number, line in enumerate(source.splitlines(), 1) if "#" in line]
+        lines = enumerate(source.splitlines(), 1)
+        return [(number, line.index("#"), line[line.index("#") :]) for number, line in lines if "#" in line]
 
 
 def parse_suppressions(source: str) -> Suppressions:
     result = Suppressions()
     if "#" not in source:
         return result
-    for line, comment in _comments(source):
+    for line, column, comment in _comments(source):
         if _SKIP_FILE.search(comment):
             result.skip_file = True
         for match in _FILE_IGNORE.finditer(comment):
@@ -72,5 +114,51 @@ def parse_suppressions(source: str) -> Suppressions:
                 result.file_codes |= _codes(match.group("codes"))
         for pattern in (_NOQA, _IGNORE):
             for match in pattern.finditer(comment):
-                result.by_line.setdefault(line, set()).update(_codes(match.group("codes")))
+                start, end = column + match.start() + 1, column + match.end() + 1
+                result.directives.append(Directive(line, start, end, _codes(match.group("codes")), pattern is _IGNORE))
     return result
+
+
+@dataclass(frozen=True)
+class Unused:
+    """A directive that suppressed less than it names: its codes of selected rules that suppressed
+    nothing, its codes of rules not selected in the run, and codes that name no rule."""
+
+    directive: Directive
+    unused: list[str]
+    non_enabled: list[str]
+    unknown: list[str]
+
+    @property
+    def blanket(self) -> bool:
+        return self.directive.codes == ALL
+
+
+def unused_directives(suppressions: Suppressions, used: set[tuple[Directive, str]], selected: set[str],
+                      judged: set[str], known: set[str]) -> list[Unused]:  # fmt: skip
+    """What VG003 reports. Only vglint's codes are judged (`# noqa: E501` is another linter's), and
+    a bare `# noqa` never is: every linter reads it. `judged` holds the codes a run of the source
+    can report (not VG106, which only the probe can). A code that covers `VG003` is never unused:
+    it would suppress its own report."""
+    if suppressions.skip_file:
+        return []
+    found = []
+    for directive in suppressions.directives:
+        if directive.codes == ALL:
+            if directive.own and (directive, "") not in used:
+                found.append(Unused(directive, [], [], []))
+            continue
+        unused, non_enabled, unknown = [], [], []
+        for code in sorted(directive.codes):
+            if not code.startswith("VG") or "VG003".startswith(code) or (directive, code) in used:
+                continue
+            covered = {c for c in known if c.startswith(code)}
+            if not covered:
+                unknown.append(code)
+            elif covered & selected & judged:
+                unused.append(code)
+            elif covered & judged:
+                non_enabled.append(code)
+        if unused or non_enabled or unknown:
+            found.append(Unused(directive, unused, non_enabled, unknown))
+    return found

@@ -6,7 +6,6 @@ A model that cannot be built, fed or run becomes VG002 with the reason, and the 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,21 +158,3 @@ def _build_failed(make: Callable[..., Finding], target: Target, span: Span, outc
     return make(
         target.filename, span, model=target.model, severity=severity, detail=f"{target.model}: {reason}", kind=kind
     )
-
-
-def progress_bar(stream=sys.stderr) -> Callable[[int, int], None] | None:
-    """A one-line progress bar on a terminal's stderr; None (silent) otherwise."""
-    if not stream.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        if total < 2:
-            return
-        width = 30
-        filled = width * done // total
-        stream.write(f"\rprobing models [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
-            stream.write("\r" + " " * (width + 40) + "\r")
-        stream.flush()
-
-    return show

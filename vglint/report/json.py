@@ -17,6 +17,7 @@ def finding_object(finding: Finding) -> dict[str, Any]:
         "severity": str(finding.severity),
         "message": finding.message,
         "filename": finding.filename,
+        "cell": finding.cell,
         "location": {"row": span.line, "column": span.column},
         "end_location": {"row": span.end_line, "column": span.end_column},
         "model": finding.model,
@@ -25,7 +26,9 @@ def finding_object(finding: Finding) -> dict[str, Any]:
         "evidence": finding.evidence,
         "fix": None,
         "url": finding.url,
-        "related": None if finding.related is None else {"row": finding.related.line, "column": finding.related.column},
+        "related": None if finding.related is None else {
+            "row": finding.related.line, "column": finding.related.column, "cell": finding.related_cell
+        },
     }
 
 

@@ -11,13 +11,17 @@ from vglint.findings import Finding, Severity, Span
 
 _COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
 
-SourceLines = Callable[[str], "list[str] | None"]
+#: The lines of a file (`filename`), or of one cell of a notebook (`filename, cell`); None if unreadable.
+SourceLines = Callable[..., "list[str] | None"]
 
 
-def _head(finding: Finding, colour: bool) -> str:
+def _head(finding: Finding, colour: bool, severity: bool = False) -> str:
+    """`path:line:col: CODE message`; `severity` adds `[warning]` after the code (the full format
+    shows it under the caret instead)."""
     span = finding.span
-    where = f"{finding.filename}:{span.line}:{span.column}:"
-    code = finding.code
+    cell = f"cell {finding.cell}:" if finding.cell is not None else ""
+    where = f"{finding.filename}:{cell}{span.line}:{span.column}:"
+    code = f"{finding.code} [{finding.severity}]" if severity else finding.code
     if colour:
         where = click.style(where, bold=True)
         code = click.style(code, fg=_COLOURS[finding.severity], bold=True)
@@ -26,7 +30,7 @@ def _head(finding: Finding, colour: bool) -> str:
 
 
 def render_concise(findings: list[Finding], colour: bool = False) -> str:
-    return "".join(_head(f, colour) + "\n" for f in findings)
+    return "".join(_head(f, colour, severity=True) + "\n" for f in findings)
 
 
 def _underline(text: str, span: Span, mark: str) -> str:
@@ -39,9 +43,11 @@ def render_full(findings: list[Finding], source_lines: SourceLines, colour: bool
     out: list[str] = []
     for finding in findings:
         out.append(_head(finding, colour))
-        lines = source_lines(finding.filename) or []
+        lines = source_lines(finding.filename, finding.cell) or []
         span, related = finding.span, finding.related
-        shown_related = related is not None and 1 <= related.line <= len(lines)
+        elsewhere = finding.related_cell != finding.cell  # in another cell of the notebook
+        related_lines = (source_lines(finding.filename, finding.related_cell) or []) if elsewhere else lines
+        shown_related = related is not None and 1 <= related.line <= len(related_lines)
         if 1 <= span.line <= len(lines):
             gutter = " " * max(len(str(span.line)), len(str(related.line)) if shown_related else 0)
             text = lines[span.line - 1].rstrip("\n").expandtabs(1)
@@ -50,13 +56,15 @@ def render_full(findings: list[Finding], source_lines: SourceLines, colour: bool
                 label = click.style(label, fg=_COLOURS[finding.severity])
             out += [f"{gutter} |", f"{span.line:>{len(gutter)}} | {text}", f"{gutter} | {label}"]
             if shown_related:
-                text = lines[related.line - 1].rstrip("\n").expandtabs(1)
+                text = related_lines[related.line - 1].rstrip("\n").expandtabs(1)
                 note = f"{_underline(text, related, '-')} {finding.related_note or 'related'}"
+                note += f" (cell {finding.related_cell})" if elsewhere else ""
                 out += [f"{gutter} |", f"{related.line:>{len(gutter)}} | {text}", f"{gutter} | {note}"]
             out.append(f"{gutter} = help: {finding.help}" if finding.help else f"{gutter} |")
         else:
             if related is not None:
-                out.append(f"  = note: {finding.related_note or 'related'}: line {related.line}")
+                cell = f"cell {finding.related_cell}, " if finding.related_cell is not None else ""
+                out.append(f"  = note: {finding.related_note or 'related'}: {cell}line {related.line}")
             if finding.help:
                 out.append(f"  = help: {finding.help}")
         out.append("")
@@ -71,14 +79,17 @@ def render_statistics(findings: list[Finding]) -> str:
     )
 
 
-def summary_line(findings: list[Finding], files: int, errors: int = 0) -> str:
-    """The last line of the text formats; it never claims success when vglint itself failed."""
+def summary_line(findings: list[Finding], files: int, errors: int = 0, hidden: int | None = None) -> str:
+    """The last line of the text formats; it never claims success when vglint itself failed.
+    `hidden` is how many findings a baseline hid (None without `--baseline`)."""
     if errors:
         total = len(findings)
         return f"Found {total} finding{'s' * (total != 1)}, but vglint failed on some files ({errors} internal error{'s' * (errors != 1)} above).\n"
     if not findings:
-        return f"All checks passed! ({files} file{'s' * (files != 1)} checked)\n"
+        baseline = "" if hidden is None else f", {hidden} hidden by the baseline"
+        return f"All checks passed! ({files} file{'s' * (files != 1)} checked{baseline})\n"
     counts = Counter(f.severity for f in findings)
     parts = [f"{counts[s]} {s}{'s' * (counts[s] != 1)}" for s in (Severity.ERROR, Severity.WARNING, Severity.INFO) if counts[s]]
     total = len(findings)
-    return f"Found {total} finding{'s' * (total != 1)} ({', '.join(parts)}) in {files} file{'s' * (files != 1)} checked.\n"
+    baseline = "" if hidden is None else f" ({hidden} hidden by the baseline)"
+    return f"Found {total} finding{'s' * (total != 1)} ({', '.join(parts)}) in {files} file{'s' * (files != 1)} checked{baseline}.\n"

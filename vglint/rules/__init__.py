@@ -15,12 +15,13 @@ from vglint.rules.base import Option, Rule
 from vglint.rules.gradient_cuts import GradientCutInForward, NoGradInForward
 from vglint.rules.losses import LogOfSoftmax, SigmoidWithBCELoss, SigmoidWithMSELoss, SoftmaxBeforeCrossEntropy
 from vglint.rules.measured import ExplodingGradient
-from vglint.rules.meta import ModelBuildFailed, SyntaxError_
+from vglint.rules.meta import ModelBuildFailed, SyntaxError_, UnusedNoqa
 from vglint.rules.recurrent import PlainRNNLongSequence, RNNWithoutGradientClipping
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SyntaxError_,
     ModelBuildFailed,
+    UnusedNoqa,
     SaturatingChain,
     GradientAttenuation,
     MissingNormalization,

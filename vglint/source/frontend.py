@@ -417,7 +417,7 @@ def _analyse_once(module, filename, text, locator, imports, options: dict[str, s
     _mark_frozen(models, interp.frozen_sites)
     _note_deferred_weight_norm(models, text)
     analysis = FileAnalysis(filename=filename, text=text, models=models, training=facts, internal_errors=errors,
-                            skipped=interp.skipped_models)  # fmt: skip
+                            skipped=interp.skipped_models, reads=interp.project_reads())  # fmt: skip
     interp.release()
     return analysis, bool(backward_functions) or module_trains
 
@@ -440,6 +440,7 @@ def _add_option_losses(analysis: FileAnalysis, module, filename, text, locator, 
             variant, _ = _analyse_once(module, filename, text, locator, imports, {name: value})
         except Exception:  # the base analysis stands; a variant is a bonus
             continue
+        analysis.reads.add(variant.reads)
         for use in variant.training.loss_uses:
             node = id(use.site.node) if isinstance(use.site, NodeSite) else None
             if node is not None and node not in known:

@@ -13,6 +13,7 @@ from typing import Any
 
 import libcst as cst
 
+from vglint.analysis import ProjectReads
 from vglint.ir import Gap
 from vglint.layers import MODULE_BASES, NN_CLASSES
 from vglint.source.module_level import LazyLevel, harmless_branches, module_level_index, module_level_items
@@ -215,6 +216,13 @@ class ModuleResolution:
                 sub = self.project_module("." + name)
             return None if sub is None else self.module_ref(sub)
         return None
+
+    def project_reads(self) -> ProjectReads:
+        """The project's root, the module names looked up and the module files read so far."""
+        state = self.__dict__.get("_project")
+        if state is None or state.project is None:
+            return ProjectReads()
+        return ProjectReads(state.project.root, dict(state.project.lookups), set(self.siblings))
 
     def _project_state(self) -> _ProjectState:
         state = self.__dict__.get("_project")

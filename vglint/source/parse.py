@@ -104,3 +104,14 @@ def parse(source: bytes, filename: str) -> tuple[cst.Module | None, tuple[Span, 
         return None, (Span.at(1), "nesting too deep to parse")
     except (MemoryError, ValueError) as error:
         return None, (Span.at(1), f"{type(error).__name__}: {error}")
+
+
+def encoded(text: str) -> bytes:
+    """Decoded text (flake8's lines, an editor's buffer) as the bytes of a file, in the encoding its
+    PEP 263 comment declares, so that parsing decodes it back to the same text."""
+    utf8 = text.encode("utf-8")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(utf8).readline)
+        return utf8 if encoding in ("utf-8", "utf-8-sig") else text.encode(encoding, errors="replace")
+    except (SyntaxError, LookupError):
+        return utf8

@@ -44,6 +44,11 @@ class Project:
         self.root = root
         self._found: dict[tuple[Path, str], Path | None] = {}
 
+    @property
+    def lookups(self) -> dict[tuple[Path, str], Path | None]:
+        """Every `module_path` answer so far, by (folder, name)."""
+        return self._found
+
     def contains(self, path: Path) -> bool:
         """`path` (resolved) is the project's own code: inside the root, not in a virtual environment."""
         try:
