@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from vglint.estimate import Estimate, estimated_attenuation, weight_gain
+from vglint.estimate import Estimate, estimated_attenuation, estimated_profile, weight_gain
 from vglint.findings import Span
 from vglint.ir import Kind, Layer, Merge
 
@@ -363,3 +363,30 @@ def test_a_dense_block_is_walked_once_per_merge_not_once_per_route():
     walked = list(iter_layers((merge("concat", *features),)))
     assert {id(layer) for layer in walked} == {id(layer) for layer in layers}
     assert len(walked) == sum(range(1, 42))  # layer j is on the branches of the 41 - j merges after it
+
+
+def named(layer: Layer, name: str) -> Layer:
+    layer.name = name
+    return layer
+
+
+def test_the_profile_predicts_each_weight_layers_share_of_the_last_ones_gradient():
+    """Four square Linear layers with sigmoids between them: each step back costs sqrt(1/48)."""
+    path = (named(linear(), "0"), *[s for i in (1, 2, 3) for s in (act("sigmoid"), named(linear(), str(2 * i)))])
+    profile = estimated_profile(path)
+    assert [name for name, _ in profile] == ["0", "2", "4", "6"]
+    step = math.sqrt(SIGMOID_LAYER)
+    assert [value for _, value in profile] == pytest.approx([step**3, step**2, step, 1.0])
+    assert profile[0][1] == pytest.approx(estimated_attenuation(path).attenuation)
+
+
+def test_the_profile_of_a_residual_stack_does_not_decay_and_names_a_block_by_its_first_layer():
+    block = [named(linear(), "blocks.0.fc1"), act("relu"), named(linear(), "blocks.0.fc2")]
+    path = (named(linear(), "stem"), merge("add", (), block), act("sigmoid"), named(linear(), "head"))
+    profile = estimated_profile(path)
+    assert [name for name, _ in profile] == ["stem", "blocks.0.fc1", "head"]
+    # from the stem: the add sums the identity (1) and the branch (1/3 * 1/2 * 1/3), then sigmoid and head (1/48)
+    # from the block: its first layer starts the path, so the branch is 1/2 * 1/3
+    assert [value for _, value in profile] == pytest.approx(
+        [math.sqrt((1 + 1 / 18) / 48), math.sqrt((1 + 1 / 6) / 48), 1.0]
+    )

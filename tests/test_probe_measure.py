@@ -130,6 +130,18 @@ def test_plain_rnn_horizon_over_a_thousand_steps():
     assert finding.code == "VG201" and finding.message.endswith("of 1000 time steps back (measured)")
 
 
+def test_the_gradient_of_each_time_step_is_kept_for_the_report():
+    torch.manual_seed(0)
+    measured = measure(LastStep(nn.RNN(8, 32)), [batch(200, 8, 8)], time_dim="auto")
+    steps = measured["step_gradients"]
+    assert len(steps) == 200
+    # the horizon is read from these: the last `horizon` steps hold at least 1e-3 of the last step's
+    reached = [value >= 1e-3 * steps[-1] for value in steps]
+    assert all(reached[-measured["horizon"] :]) and not reached[-measured["horizon"] - 1]
+    assert steps[0] < 1e-6 * steps[-1]  # 200 steps back through a plain RNN: nothing arrives
+    assert measure(mlp(3, nn.ReLU), [batch(8, 32)])["step_gradients"] is None
+
+
 def test_lstm_horizon_is_reported():
     torch.manual_seed(0)
     report = probe(LastStep(nn.LSTM(8, 32)), batch(1000, 8, 8), device="cpu")
@@ -236,6 +248,11 @@ def test_render_shows_horizon_and_dead_parameters():
     assert "parameters without gradient: enc.weight, enc.bias" in text
     recurrent = measure(LastStep(nn.RNN(4, 8)), [batch(200, 2, 4)], time_dim=0)
     assert f"horizon: {recurrent['horizon']} of 200 steps" in render(recurrent, "RNN")
+    # one character per step back: decades under the last step's gradient; the horizon ends where 3 begins
+    [line] = [line for line in render(recurrent, "RNN").splitlines() if line.startswith("steps back 1-60")]
+    marks = line.rsplit(": ", 1)[1]
+    assert len(marks) == 60 and marks[0] == "0"
+    assert all(mark in "012" for mark in marks[: recurrent["horizon"]]) and marks[recurrent["horizon"]] not in "012"
 
 
 def test_pick_device():

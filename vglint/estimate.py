@@ -118,3 +118,23 @@ def estimated_attenuation(path: Path) -> Estimate:
         activation_log10=walk.act_log / 2,
         init_log10=walk.init_log / 2,
     )
+
+
+def estimated_profile(path: Path) -> list[tuple[str, float]]:
+    """The estimate's predicted decay layer by layer: for each named weight layer of `path` (a
+    merge counts as its deepest branch's first), the predicted gradient RMS at its output relative
+    to the last weight layer's, first layer first. The last layer reads 1; the first reads what
+    `estimated_attenuation` gives for the whole path. The report draws it beside the measurement."""
+    profile = []
+    for index, step in enumerate(path):
+        name = _first_weight_name(step)
+        if name is not None:
+            profile.append((name, estimated_attenuation(path[index:]).attenuation))
+    return profile
+
+
+def _first_weight_name(step: Layer | Merge) -> str | None:
+    if isinstance(step, Merge):
+        deepest = max(step.branches, key=lambda branch: sum(1 for s in branch if _first_weight_name(s)), default=())
+        return next((name for s in deepest if (name := _first_weight_name(s)) is not None), None)
+    return step.name if step.kind.counts_as_depth and step.name is not None else None

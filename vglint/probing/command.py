@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from vglint.config import Settings
-from vglint.probing.targets import target_for
+from vglint.probing.targets import Probed, target_for
 from vglint.probing.verdicts import overall
 from vglint.source.frontend import SourceFrontend
 from vglint.source.project import find_project
 
 
 def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | list[str] | None, kwargs: dict[str, Any],
-          device: str, steps: int) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
-    """(title, job) for each model TARGET names."""
+          device: str, steps: int) -> list[tuple[str, dict[str, Any], list[tuple[str, float]]]]:  # fmt: skip
+    """(title, job, the static estimate's decay) for each model TARGET names."""
     where, _, name = target.rpartition(":") if ":" in target else (target, "", "")
     if not where.endswith(".py") and not os.path.exists(where):  # `pkg.module:factory`
         if not name:
@@ -26,7 +26,7 @@ def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype
                "args": [], "kwargs": kwargs, "input": shapes, "input_dtype": dtype, "input_hint": None,
                "sequence_length": settings.sequence_length, "spatial": settings.probe_spatial_size, "device": device,
                "steps": steps, "config_key": target}  # fmt: skip
-        return [(target, job)]
+        return [(target, job, [])]
     path = Path(where)
     if not path.is_file():
         raise ValueError(f"{where}: no such file")
@@ -37,36 +37,52 @@ def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype
                "target": {"kind": "auto", "name": name}, "args": [], "kwargs": kwargs, "input": shapes,
                "input_dtype": dtype, "input_hint": None, "sequence_length": settings.sequence_length,
                "spatial": settings.probe_spatial_size, "device": device, "steps": steps, "config_key": target}  # fmt: skip
-        return [(target, job)]
+        return [(target, job, [])]
     if not graphs:
         raise ValueError(f"{where}: no model found in it")
     jobs = []
+    lengths = _sequence_lengths(path, settings)
     for graph in graphs:
-        job = target_for(path, where, graph, settings, settings.sequence_length, device, steps).job
+        length = lengths.get(graph.name, settings.sequence_length)
+        built = target_for(path, where, graph, settings, length, device, steps)
+        job = built.job
         if kwargs:
             job["args"], job["kwargs"] = [], kwargs
         if shapes:
             job["input"] = shapes
         if dtype:
             job["input_dtype"] = dtype
-        jobs.append((f"{where}:{graph.name}", job))
+        jobs.append((f"{where}:{graph.name}", job, built.predicted))
     return jobs
+
+
+def _sequence_lengths(path: Path, settings: Settings) -> dict[str | None, int]:
+    """The sequence length VG201 read for each model of the file (`WINDOW = 400`), as `check --probe` feeds it."""
+    from vglint.engine import check_source, make_rules
+
+    findings, _ = check_source(path.read_bytes(), str(path), make_rules(settings), settings)
+    return {f.model: f.evidence["sequence_length"] for f in findings
+            if f.code == "VG201" and f.evidence.get("sequence_length")}  # fmt: skip
 
 
 def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None, dtype: str | list[str] | None,
                  kwargs: dict[str, Any], device: str, steps: int, timeout_s: float, memory_bytes: int,
-                 output_format: str) -> tuple[str, bool | None]:  # fmt: skip
-    """The report, and whether every model probed is healthy: None when one could not be built
-    (nothing was measured of it, so neither verdict holds)."""
+                 output_format: str) -> tuple[str, bool | None, list[Probed]]:  # fmt: skip
+    """The report, whether every model probed is healthy (None when one could not be built:
+    nothing was measured of it, so neither verdict holds), and what each model gave."""
     from vglint.build.pool import run_jobs
     from vglint.probing.table import render
 
     jobs = _jobs(target, settings, shapes, dtype, kwargs, device, steps)
-    outcomes = run_jobs([job for _, job in jobs], timeout_s=timeout_s, memory_bytes=memory_bytes)
+    outcomes = run_jobs([job for _, job, _ in jobs], timeout_s=timeout_s, memory_bytes=memory_bytes)
     healthy: bool | None = True
-    parts, objects, failed = [], [], False
-    for (title, _), outcome in zip(jobs, outcomes):
-        if not outcome.get("ok"):
+    parts, objects, failed, probed = [], [], False, []
+    for (title, job, predicted), outcome in zip(jobs, outcomes):
+        target = job["target"]["name"]
+        ok = bool(outcome.get("ok"))
+        probed.append(Probed(title, job["file"], target, job.get("line"), outcome["measurement"] if ok else None,
+                             None if ok else outcome.get("reason", "unknown reason"), predicted))  # fmt: skip
+        if not ok:
             failed = True
             line = f"could not build {title}: {outcome.get('reason')}"
             parts.append(line + "\n\n")
@@ -79,5 +95,5 @@ def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None
         objects.append({"target": title, "ok": True, "healthy": ok, "verdict": verdict, "measurement": measurement})
     healthy = None if failed else healthy
     if output_format == "json":
-        return json.dumps(objects, indent=2) + "\n", healthy
-    return "".join(parts), healthy
+        return json.dumps(objects, indent=2) + "\n", healthy, probed
+    return "".join(parts), healthy, probed

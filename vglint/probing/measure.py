@@ -21,14 +21,13 @@ from torch import nn
 from torch.autograd.graph import get_gradient_edge
 
 from vglint.findings import Finding, Severity, Span, Status
+from vglint.probing.verdicts import HORIZON_THRESHOLD
 from vglint.probing.verdicts import short as short_number
 
 #: A first weight layer with less than this share of the last one's relative gradient is vanishing.
 VANISHING_RATIO = 1e-2
 #: ... and with more than this many times, exploding.
 EXPLODING_RATIO = 1e4
-#: A time step counts as reached while its gradient is at least this share of the last step's.
-HORIZON_THRESHOLD = 1e-3
 #: A float32 norm below sqrt(numel) times this is taken again in float64. Each element whose square
 #: underflows loses at most FLT_MIN (1.2e-38) of the sum of squares, so a norm above the bound has
 #: lost at most about 1% of its square: far inside what a verdict or two printed digits can show.
@@ -86,9 +85,10 @@ def measure(
 
     Keys: layers (name, kind, weight_layer, out_grad_rms, weight_grad_rms, relative per parameterised
     block in forward order), ratio, first_layer, last_layer, dead_parameters, horizon,
-    sequence_length, device, dtype, seeds. Each number is the median over one random cotangent per
-    seed; non-finite numbers are None. `time_dim` is the time dimension of `inputs[0]` ("auto":
-    inferred from the first block, as `probe` does); without it there is no horizon.
+    sequence_length, step_gradients (the gradient norm reaching each input step, first step
+    first), device, dtype, seeds. Each number is the median over one random cotangent per seed;
+    non-finite numbers are None. `time_dim` is the time dimension of `inputs[0]` ("auto": inferred
+    from the first block, as `probe` does); without it there is no horizon.
     """
     seeds = [int(seed) for seed in seeds]
     if not seeds:
@@ -361,6 +361,7 @@ def _measure_once(
         else []
     )
     horizons = [numbers["horizon"] for numbers in per_seed if numbers["horizon"] is not None]
+    by_step = [numbers["by_step"] for numbers in per_seed if numbers["by_step"] is not None]
     floating = [param.dtype for param in params if param.is_floating_point()]
     dead = per_seed[0]["dead"]
     names = {id(param): name for name, param in model.named_parameters()} if dead else {}
@@ -372,6 +373,8 @@ def _measure_once(
         "dead_parameters": [names[id(param)] for param in dead],
         "horizon": int(statistics.median_low(horizons)) if horizons else None,
         "sequence_length": per_seed[0]["sequence_length"] if horizons else None,
+        # the gradient norm reaching each input time step, first step first: the report plots it
+        "step_gradients": [_median(step) for step in zip(*by_step)] if horizons else None,
         "device": "",
         "dtype": str(floating[0] if floating else torch.get_default_dtype()).removeprefix("torch."),
         "seeds": seeds,
@@ -414,13 +417,14 @@ def _seed_numbers(
         if block.weight_layer and relative == 0.0 and reached:
             numbers["underflow"] = True
     numbers["dead"] = [param for param, norm in zip(params, norms) if not norm]
-    numbers["horizon"] = numbers["sequence_length"] = None
+    numbers["horizon"] = numbers["sequence_length"] = numbers["by_step"] = None
     if steps_grad is not None and time_dim is not None:
         by_step = torch.linalg.vector_norm(
             steps_grad.movedim(time_dim, 0).reshape(steps_grad.shape[time_dim], -1), dim=1, dtype=torch.float64
         ).tolist()
         numbers["horizon"] = _horizon(by_step)
         numbers["sequence_length"] = len(by_step)
+        numbers["by_step"] = by_step
     return numbers
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from vglint.config import Settings
 from vglint.engine import Result, make_rules, unsuppressed
 from vglint.findings import Finding, Severity, Span
-from vglint.probing.targets import PROFILE_CODES, VERDICT_CODES, Target, models_to_probe, target_for
+from vglint.probing.targets import PROFILE_CODES, VERDICT_CODES, Probed, Target, models_to_probe, target_for
 from vglint.probing.verdicts import exploding, judge
 from vglint.source.frontend import SourceFrontend
 
@@ -37,15 +37,16 @@ class ProbeOptions:
 
 
 def probe_findings(result: Result, settings: Settings, options: ProbeOptions,
-                   progress: Callable[[int, int], None] | None = None) -> None:  # fmt: skip
+                   progress: Callable[[int, int], None] | None = None) -> list[Probed]:  # fmt: skip
     """Probe the models of `result`'s findings (or every model, with `everything`): their findings
-    get a status, a verdict and the measured numbers; VG106 and VG002 findings are added."""
+    get a status, a verdict and the measured numbers; VG106 and VG002 findings are added. Returns
+    what each probed model gave, in the order probed, for the HTML report."""
     from vglint.build.pool import run_jobs
 
     rules = {rule.code: rule for rule in make_rules(settings)}
     targets = _targets(result, settings, options)
     if not targets:
-        return
+        return []
     outcomes = run_jobs([t.job for t in targets], timeout_s=options.timeout_s, memory_bytes=options.memory_bytes,
                         on_progress=progress)  # fmt: skip
     outcomes = _recheck_explosions(targets, outcomes, rules.get("VG106"), options)
@@ -72,6 +73,7 @@ def probe_findings(result: Result, settings: Settings, options: ProbeOptions,
             text = ""
         result.findings.extend(unsuppressed(mine, text, filename, settings))
     result.findings.sort(key=Finding.sort_key)
+    return [Probed.of(target, outcome) for target, outcome in zip(targets, outcomes)]
 
 
 #: The image size an explosion measured on a synthesised image is measured again at.

@@ -7,6 +7,8 @@ from typing import Any
 
 #: The bar spans ratios to the last weight layer from 1e-20 (empty) to 1 (full), one character a decade.
 BAR_DECADES = 20
+#: The per-step line of a recurrent model shows this many steps back.
+STEPS_SHOWN = 60
 
 
 def render(measurement: dict[str, Any], title: str) -> str:
@@ -53,6 +55,9 @@ def render(measurement: dict[str, Any], title: str) -> str:
         lines.append(f"first/last relative gradient: {_number(ratio)} ({first} / {final})")
     if measurement.get("horizon") is not None:
         lines.append(f"horizon: {measurement['horizon']} of {measurement.get('sequence_length')} steps")
+        if measurement.get("step_gradients"):
+            lines.append(f"steps back 1-{min(STEPS_SHOWN, len(measurement['step_gradients']))}, in decades under the last "
+                         f"step's gradient (+: 10 or more): {decades(measurement['step_gradients'])}")  # fmt: skip
     dead = measurement.get("dead_parameters") or []
     lines.append(f"parameters without gradient: {', '.join(dead) if dead else 'none'}")
     seeds = ", ".join(str(seed) for seed in measurement.get("seeds") or [])
@@ -68,6 +73,20 @@ def bar(to_last: float | None) -> str:
         return "." * BAR_DECADES
     filled = max(0, min(BAR_DECADES, round(BAR_DECADES + math.log10(to_last))))
     return "#" * filled + "." * (BAR_DECADES - filled) + ("+" if to_last > 10 else "")
+
+
+def decades(step_gradients: list[float | None]) -> str:
+    """One character per step back from the last one: how many decades its gradient is under the
+    last step's (`0` to `9`, `+` for ten or more), so a CI log shows where the horizon falls."""
+    last = step_gradients[-1]
+    marks = []
+    for value in reversed(step_gradients[-STEPS_SHOWN:]):
+        if not last or not value or value <= 0:
+            marks.append("+")
+            continue
+        below = max(0, math.floor(-math.log10(value / last) + 1e-9))
+        marks.append(str(below) if below < 10 else "+")
+    return "".join(marks)
 
 
 def _last_relative(measurement: dict[str, Any]) -> float | None:

@@ -10,12 +10,13 @@ synthesised in the worker from the first layer the static front-end found (`inpu
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vglint.analysis import FileAnalysis
 from vglint.config import ModelSpec, Settings
+from vglint.estimate import estimated_profile
 from vglint.ir import Kind, Layer, ModelGraph, iter_layers
 from vglint.source.project import find_project
 
@@ -32,6 +33,28 @@ class Target:
     model: str
     site_line: int  # where a VG002 about it is reported
     job: dict[str, Any]
+    #: the static estimate's decay, (layer name, gradient relative to the last weight layer)
+    predicted: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Probed:
+    """What probing one model gave, for a report: the measurement, or why there is none."""
+
+    title: str  # `file:Model`, as the report heads it
+    filename: str | None
+    model: str
+    line: int | None
+    measurement: dict[str, Any] | None
+    reason: str | None = None  # why it could not be built or measured
+    predicted: list[tuple[str, float]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, target: Target, outcome: dict[str, Any]) -> Probed:
+        ok = bool(outcome.get("ok"))
+        return cls(f"{target.filename}:{target.model}", target.filename, target.model, target.site_line,
+                   outcome["measurement"] if ok else None, None if ok else outcome.get("reason", "unknown reason"),
+                   target.predicted)  # fmt: skip
 
 
 def spec_key(filename: str, model: str, settings: Settings) -> ModelSpec | None:
@@ -56,9 +79,11 @@ def target_for(path: Path, filename: str, graph: ModelGraph, settings: Settings,
     kind, args, kwargs = _how_built(source, graph.name)
     spec = spec_key(filename, graph.name, settings)
     shapes, dtype = None, None
+    arguments_from = "file" if args or kwargs else None  # the literal arguments of a call the file shows
     if spec is not None:
         if spec.args or spec.kwargs:  # the configuration's arguments replace the file's
             args, kwargs = list(spec.args), dict(spec.kwargs)
+            arguments_from = "config"
         shapes, dtype = spec.input, spec.dtype
     resolved = path.resolve()
     job = {
@@ -68,6 +93,7 @@ def target_for(path: Path, filename: str, graph: ModelGraph, settings: Settings,
         "target": {"kind": kind, "name": graph.name},
         "args": args,
         "kwargs": kwargs,
+        "arguments_from": arguments_from,
         "input": shapes,
         "input_dtype": dtype,
         "input_hint": input_hint(graph),
@@ -78,7 +104,7 @@ def target_for(path: Path, filename: str, graph: ModelGraph, settings: Settings,
         "config_key": f"{filename}:{graph.name}",
         "line": graph.span.line,  # which definition, in a file that defines the model again
     }
-    return Target(filename, graph.name, graph.span.line, job)
+    return Target(filename, graph.name, graph.span.line, job, estimated_profile(graph.path))
 
 
 def _how_built(source: bytes, name: str) -> tuple[str, list[Any], dict[str, Any]]:

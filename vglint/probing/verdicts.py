@@ -11,10 +11,39 @@ initialised network, so a probe at initialisation never refutes them.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from vglint.findings import Finding, Span, Status
 from vglint.rules.base import Rule
+
+if TYPE_CHECKING:
+    from vglint.config import Settings
+
+#: A time step counts as reached while its gradient is at least this share of the last step's.
+HORIZON_THRESHOLD = 1e-3
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers a verdict compares with, from the rules' options: what the report's bands show."""
+
+    confirm_below: float = 1e-2
+    refute_at: float = 1e-1
+    explode_above: float = 1e4
+    horizon_fraction: float = 0.1
+
+    @classmethod
+    def of(cls, settings: Settings, depth_code: str = "VG103") -> Thresholds:
+        """The thresholds of `depth_code` (the rule whose finding the plot is about), VG106 and VG201."""
+        from vglint.rules import RULES_BY_CODE
+
+        def option(code: str, name: str) -> float:
+            return RULES_BY_CODE[code](settings.rule_options.get(code)).settings[name]
+
+        return cls(option(depth_code, "probe-confirm-below"), option(depth_code, "probe-refute-at"),
+                   option("VG106", "ratio-above"), option("VG201", "probe-horizon-fraction"))  # fmt: skip
+
 
 _DEPTH = ("VG101", "VG102", "VG103", "VG104")
 _RECURRENT = ("VG201", "VG202")
