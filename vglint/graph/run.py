@@ -131,7 +131,7 @@ def graph_findings(result: Result, settings: Settings, options: ProbeOptions, de
             continue  # changed on disk since: its static findings stand
         for outcome, static in zip(outcomes, analysis.models):
             if outcome.graph is not None:
-                _adopt_source_facts(outcome.graph, static)
+                _adopt_source_facts(outcome.graph, static, outcome.target)
         merged = dataclasses.replace(analysis, models=[o.graph or s for o, s in zip(outcomes, analysis.models)])
         findings, errors = on_deep_stack(check_analysis, merged, rules, settings)
         findings += [
@@ -257,11 +257,16 @@ def _configured_targets(settings: Settings):
 _PYTHON_VALUE_CUTS = frozenset({"item()", "tolist()", "numpy()"})
 
 
-def _adopt_source_facts(graph: ModelGraph, static: ModelGraph) -> None:
+def _adopt_source_facts(graph: ModelGraph, static: ModelGraph, target: Target) -> None:
     """What the source shows of a built layer that the build cannot: its site object (the key of
     the tensors the file feeds it, `torch.randn(32, 1000, 8)` for VG201), and whether the file's
     training code freezes it (`p.requires_grad = False` in `main()`, which the build does not run).
-    A layer is matched by its name in the model, else by its op and line."""
+    A layer is matched by its name in the model, else by its op and line. A model built with the
+    arguments of a call the build did not run (`DeepMLP(784, 10, depth=10)` in `main()`) assumes
+    them as the source does, and says so."""
+    if target.job.get("arguments_from") == "file":
+        graph.assumed += [a for a in static.assumed if a.startswith("the arguments of its construction")
+                          and a not in graph.assumed]  # fmt: skip
     by_name = {layer.name: layer for layer in static.declared if layer.name}
     by_line = {(layer.op, layer.span.line): layer for layer in static.declared if layer.site.local}
     for layer in graph.declared:
