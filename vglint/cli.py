@@ -101,6 +101,12 @@ def _build_limits(command: Callable) -> Callable:
                         help="Seconds each model may take to build (and probe).")(command)  # fmt: skip
 
 
+def _report_option(command: Callable) -> Callable:
+    return click.option("--report", "report_file", type=click.Path(dir_okay=False),
+                        help="Also write a self-contained HTML report (plots of the probed models) to this file "
+                        "(needs the report extra).")(command)  # fmt: skip
+
+
 def _options(timeout_s: float, memory_gib: float, **more: Any) -> ProbeOptions:
     from vglint.probing.run import ProbeOptions
 
@@ -171,10 +177,11 @@ def _options(timeout_s: float, memory_gib: float, **more: Any) -> ProbeOptions:
     show_default=True,
     help="Optimiser steps (Adam, lr 1e-3) on synthetic targets before measuring.",
 )
+@_report_option
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_exclude, stdin_filename,
           output_format, output_file, statistics, quiet, verbose, exit_zero, fail_on, config_file, isolated, jobs,
           graph, probe, probe_all, device, probe_timeout, probe_memory, probe_steps, no_cache, cache_dir, watch,
-          baseline_file, write_baseline, show_stale, add_noqa, show_files, show_settings):  # fmt: skip
+          baseline_file, write_baseline, show_stale, add_noqa, show_files, show_settings, report_file):  # fmt: skip
     """Check PATHS (files or folders; `-` for standard input) for vanishing-gradient risks."""
     from vglint import cache, engine, report
     from vglint.coverage import coverage_line, model_listing
@@ -209,6 +216,8 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
     if show_files or show_settings:
         _show(paths, settings, force_exclude, show_files)
     probe = probe or probe_all
+    if report_file:
+        _require_report()
     if probe or graph:
         _require_torch()
     if probe:
@@ -225,11 +234,12 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
 
         options = _options(probe_timeout, probe_memory)
         graph_findings(result, settings, options, detail=verbose, progress=progress_bar("building models"))
+    probed = []
     if probe:
         from vglint.probing.run import probe_findings
 
         options = _options(probe_timeout, probe_memory, everything=probe_all, device=device, steps=probe_steps)
-        probe_findings(result, settings, options, progress_bar("probing models"))
+        probed = probe_findings(result, settings, options, progress_bar("probing models"))
     for warning in result.warnings:
         click.echo(f"vglint: warning: {warning}", err=True)
     for error in result.internal_errors:
@@ -266,6 +276,10 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, force_e
         findings, hidden = _apply_baseline(findings, baseline_entries, baseline_file, show_stale, line_text, result)
     if write_baseline or add_noqa:
         sys.exit(_adopt(findings, write_baseline, line_text, result.internal_errors))
+    if report_file:
+        from vglint.report.html import render_html
+
+        _write_report(report_file, render_html(findings, probed, source_lines, settings, result.files_checked))
 
     if output_format == "json":
         text = report.statistics_json(findings) if statistics else report.render_json(findings)
@@ -409,6 +423,23 @@ def _show(paths: list[str], settings: Settings, force_exclude: bool, files: bool
     sys.exit(EXIT_CLEAN)
 
 
+def _require_report() -> None:
+    """The report draws with matplotlib, pygments and markdown: without them, say how to get them (exit 2)."""
+    from vglint.report.html import INSTALL_HINT, report_available
+
+    if not report_available():
+        click.echo(f"vglint: error: {INSTALL_HINT}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _write_report(report_file: str, page: str) -> None:
+    try:
+        Path(report_file).write_text(page, encoding="utf-8")
+    except OSError as error:
+        click.echo(f"vglint: error: cannot write the report to {report_file}: {error.strerror or error}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
 def _require_torch() -> None:
     """Probe and graph modes run torch in a worker process: without it, say how to get it (exit 2)."""
     from vglint.build.pool import torch_available
@@ -500,7 +531,8 @@ def inspect(paths, output_format, graph, probe_timeout, probe_memory):
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per model.")
 @click.option("--memory", type=click.FloatRange(min=0.5), default=4, show_default=True, help="GiB the worker may use.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def probe_command(target, inputs, input_dtypes, kwargs_json, device, steps, timeout, memory, output_format):
+@_report_option
+def probe_command(target, inputs, input_dtypes, kwargs_json, device, steps, timeout, memory, output_format, report_file):
     """Build TARGET and print how the gradient flows through it.
 
     TARGET is `models/net.py:Net`, `pkg.module:factory`, or `models/net.py` for every model in it.
@@ -509,6 +541,8 @@ def probe_command(target, inputs, input_dtypes, kwargs_json, device, steps, time
     """
     from vglint.probing.command import probe_target
 
+    if report_file:
+        _require_report()
     _require_torch()
     _check_device(device)
     try:
@@ -521,10 +555,14 @@ def probe_command(target, inputs, input_dtypes, kwargs_json, device, steps, time
     settings = _settings([target.split(":")[0] if os.path.exists(target.split(":")[0]) else "."], None, False)
     try:
         dtype = list(input_dtypes) if len(input_dtypes) > 1 else (input_dtypes[0] if input_dtypes else None)
-        text, healthy = probe_target(target, settings, shapes or None, dtype, kwargs, device, steps, timeout,
-                                     int(memory * (1 << 30)), output_format)  # fmt: skip
+        text, healthy, probed = probe_target(target, settings, shapes or None, dtype, kwargs, device, steps, timeout,
+                                             int(memory * (1 << 30)), output_format)  # fmt: skip
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    if report_file:
+        from vglint.report.html import render_html
+
+        _write_report(report_file, render_html([], probed, lambda filename, cell: None, settings))
     click.echo(text, nl=False)
     sys.exit(EXIT_ERROR if healthy is None else EXIT_CLEAN if healthy else EXIT_FINDINGS)
 
