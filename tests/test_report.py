@@ -200,18 +200,51 @@ def _screenshot_module():
     return module
 
 
-@pytest.mark.parametrize("width", [1100, 390])
-def test_the_report_renders_in_headless_chromium_without_errors(probed_report, tmp_path, width):
+def _browser():
+    """docs/screenshot.py's `open_report`, or a skip that says what is missing."""
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("Playwright is not installed (pip install -e '.[test]')")
     screenshot = _screenshot_module()
     if not Path(screenshot.CHROMIUM).exists():
         pytest.skip(f"no Chromium at {screenshot.CHROMIUM}: install Debian's chromium package (apt-get install chromium)")
+    return screenshot.open_report
+
+
+@pytest.mark.parametrize("width", [1100, 390])
+def test_the_report_renders_in_headless_chromium_without_errors(probed_report, tmp_path, width):
+    open_report = _browser()
     png = tmp_path / f"report-{width}.png"
-    seen = screenshot.open_report(probed_report[0], png, width)
+    seen = open_report(probed_report[0], png, width)
     assert seen["console"] == [] and seen["requests"] == []
     assert seen["scroll_width"] <= width  # at phone width, wide tables, code and plots scroll in their own box
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+NEEDS_ARGUMENTS = """\
+import torch.nn as nn
+
+
+class RecurrentLanguageModelWithAVeryLongName(nn.Module):
+    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers):
+        super().__init__()
+        self.rnn = nn.RNN(ninp, nhid, nlayers)
+        self.decoder = nn.Linear(nhid, ntoken)
+
+    def forward(self, x):
+        return self.decoder(self.rnn(x)[0])
+"""
+
+
+def test_a_model_that_could_not_be_built_keeps_the_page_inside_a_phone_screen(project, tmp_path):
+    """Its VG002 names a config key, one long word: it wraps instead of widening the page."""
+    open_report = _browser()
+    project.write("a_folder_with_a_long_name/word_language_model_with_a_long_name.py", NEEDS_ARGUMENTS)
+    page = project.root / "r.html"
+    run = run_vglint("check", "--probe", "--report", page, ".", cwd=project.root, timeout=180)
+    assert run.code == 0, run.stderr  # two infos: the VG002, and VG201 on a sequence of unknown length
+    assert "not measured: TypeError" in page.read_text(encoding="utf-8")
+    seen = open_report(page, tmp_path / "phone.png", 390)
+    assert seen["console"] == [] and seen["scroll_width"] <= 390
 
 
 def test_the_readme_shows_the_screenshot_and_how_to_regenerate_it():

@@ -44,7 +44,9 @@ def render_html(findings: Sequence[Finding], probed: Sequence[Probed], source_li
     anchors = {id(finding): f"finding-{number}" for number, finding in numbered}
     model_anchor = {(p.filename, p.model): f"model-{number}" for number, p in enumerate(probed, 1)}
     checked = f" in {files_checked} file{'s' * (files_checked != 1)}" if files_checked is not None else ""
-    probed_text = f", {len(probed)} model{'s' * (len(probed) != 1)} probed" if probed else ", no model probed"
+    measured = sum(1 for p in probed if p.measurement is not None)
+    probed_text = (f", {len(probed)} model{'s' * (len(probed) != 1)} probed ({measured} measured)" if probed
+                   else ", no model probed")  # fmt: skip
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -231,6 +233,7 @@ main { max-width: 980px; margin: 0 auto; padding: 12px; }
 h1 { font-size: 1.5em; margin: 0.4em 0; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 h3 { font-size: 1.05em; margin: 0.2em 0 0.5em; word-break: break-word; }
 article { background: #fff; border: 1px solid #e2e2e2; border-radius: 6px; padding: 10px 12px; margin: 12px 0; }
+article p { overflow-wrap: anywhere; }  /* a config key or a path is one long word */
 .lede { color: #444; } .small { color: #555; font-size: 0.85em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.9em; }
