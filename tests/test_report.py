@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_vglint
+from test_probe import PLAIN_BN_STACK, SIGMOID_CLASS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBED = "fixtures/report"
@@ -252,3 +253,16 @@ def test_the_readme_shows_the_screenshot_and_how_to_regenerate_it():
     assert "![" in readme and "docs/report.png" in readme
     assert "python docs/screenshot.py" in readme
     assert (ROOT / "docs" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_model_defined_twice_in_one_file_gets_a_plot_for_each_definition(project):
+    """Notebook-shaped: `Net` is a deep sigmoid MLP, then a BatchNorm CNN, each built as `model = Net()`."""
+    first = SIGMOID_CLASS.replace("class MLP", "class Net") + "\n\nmodel = Net(32, depth=20)\n"
+    second = PLAIN_BN_STACK.replace("class PlainNet", "class Net") + "\n\nmodel = Net()\n"
+    project.write("notebook.py", first + "\n\n" + second.replace("import torch.nn as nn\n", ""))
+    page = project.root / "r.html"
+    run = run_vglint("check", "--probe", "--report", page, "notebook.py", cwd=project.root, timeout=180)
+    assert run.code == 1, run.stderr
+    report = Page(page.read_text(encoding="utf-8"))
+    assert len(report.ids) == len(set(report.ids)), "two elements of the page share an id"
+    assert sum(1 for i in report.ids if i.endswith("-flow")) == 2

@@ -38,11 +38,13 @@ class Thresholds:
         """The thresholds of `depth_code` (the rule whose finding the plot is about), VG106 and VG201."""
         from vglint.rules import RULES_BY_CODE
 
-        def option(code: str, name: str) -> float:
-            return RULES_BY_CODE[code](settings.rule_options.get(code)).settings[name]
+        def option(code: str, name: str, default: float) -> float:  # VG101 is never refuted: it has no refute-at
+            return RULES_BY_CODE[code](settings.rule_options.get(code)).settings.get(name, default)
 
-        return cls(option(depth_code, "probe-confirm-below"), option(depth_code, "probe-refute-at"),
-                   option("VG106", "ratio-above"), option("VG201", "probe-horizon-fraction"))  # fmt: skip
+        return cls(option(depth_code, "probe-confirm-below", cls.confirm_below),
+                   option(depth_code, "probe-refute-at", cls.refute_at),
+                   option("VG106", "ratio-above", cls.explode_above),
+                   option("VG201", "probe-horizon-fraction", cls.horizon_fraction))  # fmt: skip
 
 
 _DEPTH = ("VG101", "VG102", "VG103", "VG104")

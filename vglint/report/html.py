@@ -19,8 +19,8 @@ from vglint.findings import Finding
 from vglint.probing.targets import Probed
 from vglint.probing.verdicts import Thresholds, overall, short
 
-#: The modules the report needs, with the distribution that provides each.
-REQUIRED = {"matplotlib": "matplotlib", "pygments": "pygments", "markdown": "markdown"}
+#: The modules the report needs (the `report` extra).
+REQUIRED = ("matplotlib", "pygments", "markdown")
 INSTALL_HINT = "--report needs matplotlib, pygments and markdown: pip install 'vglint[report]'"
 #: The codes whose finding names the first weight layer as where the gradient is lost.
 _DEPTH_CODES = ("VG101", "VG102", "VG103", "VG104", "VG106")
@@ -42,7 +42,9 @@ def render_html(findings: Sequence[Finding], probed: Sequence[Probed], source_li
 
     numbered = list(enumerate(findings, 1))
     anchors = {id(finding): f"finding-{number}" for number, finding in numbered}
-    model_anchor = {(p.filename, p.model): f"model-{number}" for number, p in enumerate(probed, 1)}
+    model_anchor: dict[tuple[str | None, str], str] = {}  # a finding links to its model's first plot
+    for number, item in enumerate(probed, 1):
+        model_anchor.setdefault((item.filename, item.model), f"model-{number}")
     checked = f" in {files_checked} file{'s' * (files_checked != 1)}" if files_checked is not None else ""
     measured = sum(1 for p in probed if p.measurement is not None)
     probed_text = (f", {len(probed)} model{'s' * (len(probed) != 1)} probed ({measured} measured)" if probed
@@ -103,8 +105,8 @@ def _models(probed: Sequence[Probed], findings: Sequence[Finding],
     if not probed:
         return ""
     articles = []
-    for item in probed:
-        anchor = model_anchor[item.filename, item.model]
+    for number, item in enumerate(probed, 1):
+        anchor = f"model-{number}"  # a model defined twice in one file is probed twice
         head = f'<article class="model" id="{anchor}"><h3>{html.escape(item.title)}</h3>'
         if item.measurement is None:
             articles.append(f'{head}<p class="verdict bad">not measured: {html.escape(item.reason or "")}</p></article>')
