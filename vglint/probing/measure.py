@@ -32,6 +32,10 @@ EXPLODING_RATIO = 1e4
 #: underflows loses at most FLT_MIN (1.2e-38) of the sum of squares, so a norm above the bound has
 #: lost at most about 1% of its square: far inside what a verdict or two printed digits can show.
 PRECISE_BELOW_PER_ELEMENT = 1e-18
+#: A model whose gradients (of its parameters and its blocks' outputs, over all seeds) hold fewer
+#: elements than this keeps every seed's to norm them in one call; a larger one norms each seed's
+#: and lets them go.
+KEEP_GRADIENTS_BELOW = 1 << 22
 #: A horizon shorter than this share of the sequence is short.
 SHORT_HORIZON_SHARE = 0.1
 
@@ -262,7 +266,8 @@ def _measure_once(
     20-layer MLP this took the probe from about 4x one plain training step to about 3x.
     """
     named = list(model.named_modules())
-    owned = [(name, module, list(module.named_parameters(recurse=False))) for name, module in named]
+    # `_parameters` is what `named_parameters(recurse=False)` walks, without its generator machinery
+    owned = [(name, module, [(n, p) for n, p in module._parameters.items() if p is not None]) for name, module in named]
     blocks = [_Block(name, module, own) for name, module, own in owned if own]
     params = list({id(param): param for block in blocks for param in block.params}.values())  # tied ones once
     position = {id(param): index for index, param in enumerate(params)}
@@ -314,8 +319,14 @@ def _measure_once(
         out_edges = [edge for block in ordered for edge in block.out_edges]
         wanted = params + out_edges + ([steps_source] if steps_source is not None else [])
         weight_norms = _norm_values(params)
+        block_weight_norms = [math.sqrt(sum(weight_norms[i] ** 2 for i in block.weight_index)) for block in ordered]
         last_step = _last_step_mask(output, inputs[0], time_dim) if steps_source is not None else None
-        per_seed = []
+        measured = len(wanted) - (steps_source is not None)  # the time steps' gradient is read apart
+        # a small model's gradients are kept for all seeds and normed in one call: per call, the
+        # fixed cost is most of what a few-millisecond model pays for its measurement
+        kept_numel = sum(param.numel() for param in params) + sum(block.out_numel for block in ordered)
+        together = kept_numel * len(seeds) <= KEEP_GRADIENTS_BELOW
+        kept, per_seed = [], []
         for index, seed in enumerate(seeds):
             cotangent = _gaussian(output, seed)
             if last_step is not None:  # what reaches step t from the last output step, not from step t's own output
@@ -324,17 +335,18 @@ def _measure_once(
                 output, wanted, cotangent, retain_graph=index < len(seeds) - 1, allow_unused=True
             )
             steps_grad = grads[-1] if steps_source is not None else None
-            per_seed.append(
-                _seed_numbers(
-                    ordered,
-                    params,
-                    weight_norms,
-                    grads[: len(wanted) - (steps_source is not None)],
-                    steps_grad,
-                    time_dim,
-                )
-            )
+            if together:
+                kept.append((grads[:measured], steps_grad))
+            else:
+                norms = _grad_norms(grads[:measured])
+                per_seed.append(_seed_numbers(ordered, params, block_weight_norms, norms, steps_grad, time_dim))
             del grads, steps_grad
+        if kept:
+            flat = _grad_norms([grad for grads, _ in kept for grad in grads])
+            for number, (_, steps_grad) in enumerate(kept):
+                norms = flat[number * measured : (number + 1) * measured]
+                per_seed.append(_seed_numbers(ordered, params, block_weight_norms, norms, steps_grad, time_dim))
+            del kept
     finally:
         for handle in handles:
             handle.remove()
@@ -386,30 +398,28 @@ def _measure_once(
 def _seed_numbers(
     ordered: list[_Block],
     params: list[torch.Tensor],
-    weight_norms: list[float],
-    grads: Sequence[torch.Tensor | None],
+    block_weight_norms: list[float],
+    norms: Sequence[float | None],
     steps_grad: torch.Tensor | None,
     time_dim: int | None,
 ) -> dict[str, Any]:
-    """The numbers of one backward pass: `grads` holds the parameters' gradients, then the blocks' outputs'."""
-    present = [index for index, grad in enumerate(grads) if grad is not None]
-    norms: list[float | None] = [None] * len(grads)  # None: no gradient reached it
-    for index, value in zip(present, _norm_values([grads[index] for index in present])):
-        norms[index] = value
-    out_norms = iter(norms[len(params) :])
-
-    def sumsq(indices: list[int], of: Sequence[float | None]) -> float:
-        return sum((of[index] or 0.0) ** 2 for index in indices)
+    """The numbers of one backward pass: `norms` holds the norms of the parameters' gradients, then
+    of the blocks' outputs' (None: no gradient reached it). `block_weight_norms` is each block's
+    weight norm, the same for every seed."""
+    squares = [0.0 if norm is None else norm * norm for norm in norms]
+    position = len(params)  # the blocks' outputs follow the parameters, block by block
 
     numbers: dict[str, Any] = {"out": [], "weight": [], "relative": [], "reached": [], "underflow": False}
-    for block in ordered:
-        outs = [norm for norm in (next(out_norms) for _ in block.out_edges) if norm is not None]
-        numbers["out"].append(_finite(math.sqrt(sum(n * n for n in outs) / block.out_numel)) if outs else None)
+    for block, weight in zip(ordered, block_weight_norms):
+        outs = [squares[i] for i in range(position, position + len(block.out_edges)) if norms[i] is not None]
+        position += len(block.out_edges)
+        numbers["out"].append(_finite(math.sqrt(sum(outs) / block.out_numel)) if outs else None)
         numbers["weight"].append(
-            _finite(math.sqrt(sumsq(block.param_index, norms) / block.numel)) if block.numel else None
+            _finite(math.sqrt(sum(squares[i] for i in block.param_index) / block.numel)) if block.numel else None
         )
-        weight = math.sqrt(sumsq(block.weight_index, weight_norms))
-        relative = _finite(_divide(math.sqrt(sumsq(block.weight_index, norms)), weight)) if block.weights else None
+        relative = (
+            _finite(_divide(math.sqrt(sum(squares[i] for i in block.weight_index)), weight)) if block.weights else None
+        )
         numbers["relative"].append(relative)
         reached = relative is not None and any(norms[index] is not None for index in block.weight_index)
         numbers["reached"].append(reached)
@@ -577,6 +587,15 @@ def _gaussian(like: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
+def _grad_norms(grads: Sequence[torch.Tensor | None]) -> list[float | None]:
+    """The norm of each gradient, None where none arrived."""
+    present = [index for index, grad in enumerate(grads) if grad is not None]
+    norms: list[float | None] = [None] * len(grads)
+    for index, value in zip(present, _norm_values([grads[index] for index in present])):
+        norms[index] = value
+    return norms
+
+
 def _norm_values(tensors: list[torch.Tensor]) -> list[float]:
     """The norm of each tensor: float32 norms, read back in one transfer, and those small enough
     for their squares to have underflowed taken again in float64."""
@@ -633,8 +652,13 @@ def _finite(value: float | None) -> float | None:
 
 
 def _median(values: Any) -> float | None:
-    finite = [value for value in values if value is not None and math.isfinite(value)]
-    return float(statistics.median(finite)) if finite else None
+    """The median of the finite values (None if there are none); what `statistics.median` gives, without its cost."""
+    finite = sorted(value for value in values if value is not None and math.isfinite(value))
+    count = len(finite)
+    if not count:
+        return None
+    middle = count // 2
+    return float(finite[middle] if count % 2 else (finite[middle - 1] + finite[middle]) / 2)
 
 
 __all__ = ["ProbeReport", "check_model", "findings_for", "is_weight_layer", "measure", "pick_device", "probe"]
