@@ -266,3 +266,20 @@ def test_a_model_defined_twice_in_one_file_gets_a_plot_for_each_definition(proje
     report = Page(page.read_text(encoding="utf-8"))
     assert len(report.ids) == len(set(report.ids)), "two elements of the page share an id"
     assert sum(1 for i in report.ids if i.endswith("-flow")) == 2
+
+
+@pytest.mark.parametrize(
+    "measurement",
+    [
+        {"layers": []},  # no block with parameters ran
+        {"layers": [{"name": "fc", "kind": "Linear", "weight_layer": True, "relative": None, "out_grad_rms": None}]},
+        {"layers": [], "step_gradients": [0.0, 0.0], "horizon": 0, "sequence_length": 2},  # nothing reached the input
+    ],
+)
+def test_a_measurement_with_nothing_to_draw_still_gives_a_plot(measurement):
+    from vglint.probing.verdicts import Thresholds
+    from vglint.report.plots import gradient_flow_svg, time_steps_svg
+
+    svg = gradient_flow_svg(measurement, [], {"fc"}, Thresholds(), salt="m")
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>") and 'id="m"' in svg
+    assert time_steps_svg(measurement, Thresholds(), salt="s") is None

@@ -16,7 +16,7 @@ from typing import Any
 
 from vglint.probing.verdicts import HORIZON_THRESHOLD, Thresholds
 
-#: Colours that stay apart for colour-blind readers (matplotlib's tab10 blue, orange, green, red, grey).
+#: matplotlib's tab10 blue, orange, green, red and grey: the measurement, the estimate, the bands.
 MEASURED, OUT_GRAD, ESTIMATE, FLAGGED, BAND_GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
 #: The per-step plot shows the gradient down to this share of the last step's, no lower.
 STEPS_FLOOR = 1e-12
