@@ -503,3 +503,41 @@ def test_inputs_are_synthesised_from_the_first_layer() -> None:
     assert tokens[0].dtype == torch.int64 and int(tokens[0].max()) <= 1
     with pytest.raises(InputError, match=r'add input = \[\[8, 3, 32, 32\]\] under \[tool.vglint.models."net.py:Net"\]'):
         synthesise({"file": "/x/net.py", "input_hint": None, "target": {"name": "Net"}})
+
+
+def test_an_if_made_of_assignments_is_an_assignment_of_what_it_binds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytorch/examples' vae: `device` is set in `if use_accel: ... else: ...`, and `model =
+    VAE().to(device)` needs it. The `if` runs with its test; an `if` that also calls or opens
+    something, or binds nothing the model needs, does not."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    path = tmp_path / "main.py"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            import argparse
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--no-accel", action="store_true")
+            args = parser.parse_args()
+            use_accel = not args.no_accel and False
+            if use_accel:
+                device = "accelerator"
+            elif args.no_accel:
+                device = "never"
+            else:
+                device = "cpu"
+            if use_accel:
+                other = "not needed"
+            else:
+                other = open("other.txt", "w")
+            if device == "cpu":
+                open("side-effect.txt", "w")
+                width = 16
+            model = (device, args.no_accel)
+            """
+        )
+    )
+    module = load_definitions(str(path), str(tmp_path), needed=["model"])
+    assert module.model == ("cpu", False)
+    assert not hasattr(module, "other") and not hasattr(module, "width")
+    assert list(tmp_path.iterdir()) == [path]

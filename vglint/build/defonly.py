@@ -9,7 +9,8 @@ file is parsed, and of its module-level statements only these run, in file order
   `except ImportError: apex = None`), never `if __name__ == "__main__":`;
 - the assignments that bind a name a kept definition refers to (as a global, so a function's
   locals do not count) or a name the caller needs (the model variable), and, transitively, the
-  earlier assignments those assignments refer to.
+  earlier assignments those assignments refer to; an `if` made only of assignments counts as one
+  (`if use_cuda: device = ...` / `else: device = ...`), its test run as the file runs it.
 
 Loops, bare calls, `with` blocks and every other statement are skipped. Stdlib only.
 """
@@ -62,7 +63,18 @@ def load_definitions(path: str, project_root: str | None, needed: list[str], lin
     module = _fresh_module(path, package)
     failures: dict[str, str] = {}
     setattr(module, FAILURES_ATTRIBUTE, failures)
-    for statement in statements_to_run(tree, needed):
+    argv, sys.argv = sys.argv, [path]  # run as a script with no arguments: `parse_args()` gives the defaults
+    try:
+        _run(statements_to_run(tree, needed), module, path, flags, line, name, failures)
+    finally:
+        sys.argv = argv
+    return module
+
+
+def _run(statements: list[ast.stmt], module: types.ModuleType, path: str, flags: int, line: int | None,
+         name: str | None, failures: dict[str, str]) -> None:  # fmt: skip
+    """Each statement on its own, in the module: one that raises leaves its names undefined."""
+    for statement in statements:
         if line is not None and statement.lineno > line and (name is None or name in _bound_names(statement)):
             continue  # after the variable's line, or a later definition of the class or factory
         code = compile(ast.Module(body=[statement], type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
@@ -70,9 +82,8 @@ def load_definitions(path: str, project_root: str | None, needed: list[str], lin
             exec(code, module.__dict__)  # noqa: S102 - running the definitions is the point
         except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure leaves the names undefined
             reason = f"line {statement.lineno}: {type(error).__name__}: {error}"
-            for name in _bound_names(statement):
-                failures[name] = reason
-    return module
+            for bound in _bound_names(statement):
+                failures[bound] = reason
 
 
 def statements_to_run(tree: ast.Module, needed: list[str]) -> list[ast.stmt]:
@@ -87,8 +98,11 @@ def statements_to_run(tree: ast.Module, needed: list[str]) -> list[ast.stmt]:
     # Backwards, so an assignment pulls in only the earlier assignments its value reads.
     for statement in reversed(tree.body):
         if (
-            isinstance(statement, _ASSIGNMENTS) and (_binds_wanted(statement, wanted, imported) or _plain(statement))
-        ) or _builds_wanted(statement, wanted, imported):
+            (isinstance(statement, _ASSIGNMENTS) and (_binds_wanted(statement, wanted, imported) or _plain(statement)))
+            or _builds_wanted(statement, wanted, imported)
+            or _assigns_wanted_conditionally(statement, wanted, imported)
+            or _configures_wanted(statement, wanted, imported)
+        ):
             kept.add(id(statement))
             wanted |= _global_references(statement)
     return [s for s in tree.body if id(s) in kept]
@@ -114,6 +128,49 @@ def _binds_wanted(statement: ast.stmt, wanted: set[str], imported: set[str]) -> 
         if _mutated_names(target) & (wanted - imported):
             return True
     return False
+
+
+#: Methods that configure the object they are called on: an argument parser the model's code reads.
+_CONFIGURING_METHODS = frozenset({"add_argument", "set_defaults"})
+
+
+def _configures_wanted(statement: ast.stmt, wanted: set[str], imported: set[str]) -> bool:
+    """`parser.add_argument("--bptt", type=int, default=500)` when `args = parser.parse_args()` is
+    needed: the parser is what the model's sizes are read from."""
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in _CONFIGURING_METHODS | _BUILDING_METHODS
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in wanted - imported
+    )
+
+
+def _assigns_wanted_conditionally(statement: ast.stmt, wanted: set[str], imported: set[str]) -> bool:
+    """An `if` made only of assignments, one of which binds a name the model needs: `if use_cuda:
+    device = torch.device("cuda")` / `else: device = torch.device("cpu")` is an assignment of
+    `device`, run with its test as the file runs it. Never `if __name__ == "__main__":`."""
+    if not isinstance(statement, ast.If) or _tests_main(statement.test):
+        return False
+    assignments = _conditional_assignments(statement)
+    return assignments is not None and any(_binds_wanted(a, wanted, imported) for a in assignments)
+
+
+def _conditional_assignments(statement: ast.If) -> list[ast.stmt] | None:
+    """The assignments of an `if` (and its `elif`s and `else`) made only of them, else None."""
+    found: list[ast.stmt] = []
+    for inner in statement.body + statement.orelse:
+        if isinstance(inner, _ASSIGNMENTS):
+            found.append(inner)
+        elif isinstance(inner, ast.If) and not _tests_main(inner.test):
+            nested = _conditional_assignments(inner)
+            if nested is None:
+                return None
+            found += nested
+        elif not isinstance(inner, ast.Pass):
+            return None
+    return found
 
 
 #: List and module methods a layer-building loop calls on what it builds.
