@@ -130,11 +130,31 @@ class Calls:
 
     def _run_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
         env = self.bind(func.node, args, kwargs, func.bound)
+        mark = len(self.reasons)
+        result = None
         try:
             self.exec_block(func.node.body, env, func.owner)
         except FunctionReturn as done:
-            return done.value
-        return None
+            result = done.value
+        if len(self.reasons) > mark and self._only_a_value(func, args, kwargs, result, mark):
+            # timm's `to_2tuple(img_size)` with `img_size` unknown: the branch it could not decide
+            # changes only the value it returns, which is unknown, and a gap where it is used for a layer
+            del self.reasons[mark:]
+            return UNKNOWN
+        return result
+
+    def _only_a_value(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any], result: Any, mark: int) -> bool:
+        """Whether the gaps a call left since `mark` are all branches on unknown values inside a
+        function that can do nothing but compute a plain value (see `value_helper`), called on and
+        returning plain data: which way a branch went changes only the number it returns."""
+        if any(reason.gap is not Gap.UNKNOWN_BRANCH for reason in self.reasons[mark:]):
+            return False
+        if not value_helper(func.node, self.value_helpers):
+            return False
+        values = flatten_values([list(args), list(kwargs.values()), result])
+        # plain data only: a class or function chosen by the branch (`return nn.Sigmoid`) may make a layer
+        return not any(isinstance(v, (Tensor, ModuleObj, Instance, ClassInfo, QualRef, FuncRef, Partial, LambdaRef))
+                       for v in values)  # fmt: skip
 
     def call_lambda(self, func: LambdaRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """`map(lambda t: rearrange(t, ...), qkv)`: the body evaluated with the parameters bound."""
@@ -420,3 +440,46 @@ def _plain(value: Any) -> bool:
     if isinstance(value, FuncRef):
         return value.bound is None or isinstance(value.bound, ClassInfo)
     return value is None or isinstance(value, (int, float, str, ClassInfo, QualRef))
+
+
+#: Calls a value helper may make: built-ins that compute a plain value from plain values.
+_PURE_CALLS = frozenset({
+    "abs", "all", "any", "bool", "divmod", "enumerate", "float", "int", "isinstance", "len", "list", "max",
+    "min", "pow", "range", "repeat", "reversed", "round", "sorted", "str", "sum", "tuple", "zip",
+    "itertools.repeat", "math.ceil", "math.floor", "math.sqrt", "math.log", "math.log2", "math.prod",
+})  # fmt: skip
+
+
+def value_helper(node: cst.FunctionDef, cache: dict[int, bool]) -> bool:
+    """A function that can do nothing but compute a plain value: it calls only the built-ins of
+    `_PURE_CALLS`, assigns only to its own names (no attribute or item of anything), and defines,
+    imports, yields and opens nothing (`def make_divisible(v, divisor=8)`, timm's `_ntuple`'s
+    `parse`). Whatever its branches decide, no layer is made and nothing outside it changes."""
+    key = id(node)
+    if key not in cache:
+        cache[key] = _is_value_helper(node)
+    return cache[key]
+
+
+def _is_value_helper(node: cst.FunctionDef) -> bool:
+    body = node.body
+    for sub in _walk(body):
+        if isinstance(sub, cst.Call):
+            if dotted_name(sub.func) not in _PURE_CALLS:
+                return False
+        elif isinstance(sub, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+            target = sub.target
+            if any(isinstance(part, (cst.Attribute, cst.Subscript)) for part in _walk(target)):
+                return False
+        elif isinstance(sub, (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Yield, cst.Await, cst.Global,
+                              cst.Nonlocal, cst.Import, cst.ImportFrom, cst.With, cst.Del)):  # fmt: skip
+            return False
+    return True
+
+
+def _walk(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)

@@ -61,6 +61,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.executors: dict[type, Any] = {}
         self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
+        self.value_helpers: dict[int, bool] = {}  # functions that only compute a plain value (`calls.value_helper`)
         # The first construction of each of the file's classes with plain arguments (`_DenseBlock(
         # num_layers=6, ...)` in DenseNet), by id of the class: how a class whose `__init__`
         # requires arguments is built on its own (`frontend.build_models`).
