@@ -9,6 +9,7 @@ from typing import Any
 import libcst as cst
 
 from vglint.ir import Gap
+from vglint.source.calls import value_helper
 from vglint.source.names import dotted_name
 from vglint.source.values import (
     UNKNOWN,
@@ -362,10 +363,15 @@ class Statements:
 
     def may_make_layer(self, call: cst.Call, env: dict[str, Any]) -> bool:
         """Whether a call whose value is unknown could have made a layer: not a builtin
-        (`int(config.hidden_size / heads)`) nor a function of the standard library or numpy."""
+        (`int(config.hidden_size / heads)`), a function of the standard library or numpy, or one
+        of the file's functions that only compute plain data (`to_2tuple(img_size)`)."""
         name = dotted_name(call.func)
         if name is None:
             return True
+        if isinstance(call.func, cst.Name):
+            callee = self.eval(call.func, env, None)
+            if isinstance(callee, FuncRef) and value_helper(callee.node, self.value_helpers):
+                return False
         head = name.split(".")[0]
         if "." not in name and name in NO_LAYER_BUILTINS and name not in env and name not in self.globals:
             return False
