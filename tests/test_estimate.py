@@ -390,3 +390,15 @@ def test_the_profile_of_a_residual_stack_does_not_decay_and_names_a_block_by_its
     assert [value for _, value in profile] == pytest.approx(
         [math.sqrt((1 + 1 / 18) / 48), math.sqrt((1 + 1 / 6) / 48), 1.0]
     )
+
+
+def test_the_profile_of_merges_of_merges_walks_each_shared_branch_once():
+    """DenseNet's blocks concatenate what came before, so merges share their branches: 40 levels
+    of them would be 2^40 walks if each branch were walked again (densenet121 never finished)."""
+    inner: tuple = (named(linear(), "conv"),)
+    for _ in range(40):
+        inner = (merge("concat", inner, inner),)
+    path = (named(linear(), "stem"), *inner, act("relu"), named(linear(), "head"))
+    profile = estimated_profile(path)
+    assert [name for name, _ in profile] == ["stem", "conv", "head"]
+    assert profile[-1][1] == 1.0

@@ -134,7 +134,6 @@ def estimated_profile(path: Path) -> list[tuple[str, float]]:
 
 
 def _first_weight_name(step: Layer | Merge) -> str | None:
-    if isinstance(step, Merge):
-        deepest = max(step.branches, key=lambda branch: sum(1 for s in branch if _first_weight_name(s)), default=())
-        return next((name for s in deepest if (name := _first_weight_name(s)) is not None), None)
+    if isinstance(step, Merge):  # only the deepest branch is walked: merges of merges share sub-paths (DenseNet)
+        return next((name for s in step.deepest_branch if (name := _first_weight_name(s)) is not None), None)
     return step.name if step.kind.counts_as_depth and step.name is not None else None
