@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vglint.analysis import FileAnalysis
 from vglint.config import Settings
+from vglint.estimate import estimated_profile
 from vglint.probing.targets import Probed, target_for
 from vglint.probing.verdicts import overall
 from vglint.source.frontend import SourceFrontend
@@ -41,7 +43,7 @@ def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype
     if not graphs:
         raise ValueError(f"{where}: no model found in it")
     jobs = []
-    lengths = _sequence_lengths(path, settings)
+    lengths = _sequence_lengths(analysis, settings)
     for graph in graphs:
         length = lengths.get(graph.name, settings.sequence_length)
         built = target_for(path, where, graph, settings, length, device, steps)
@@ -52,15 +54,15 @@ def _jobs(target: str, settings: Settings, shapes: list[list[int]] | None, dtype
             job["input"] = shapes
         if dtype:
             job["input_dtype"] = dtype
-        jobs.append((f"{where}:{graph.name}", job, built.predicted))
+        jobs.append((f"{where}:{graph.name}", job, estimated_profile(graph.path)))
     return jobs
 
 
-def _sequence_lengths(path: Path, settings: Settings) -> dict[str | None, int]:
+def _sequence_lengths(analysis: FileAnalysis, settings: Settings) -> dict[str | None, int]:
     """The sequence length VG201 read for each model of the file (`WINDOW = 400`), as `check --probe` feeds it."""
-    from vglint.engine import check_source, make_rules
+    from vglint.engine import check_analysis, make_rules
 
-    findings, _ = check_source(path.read_bytes(), str(path), make_rules(settings), settings)
+    findings, _ = check_analysis(analysis, make_rules(settings), settings)
     return {f.model: f.evidence["sequence_length"] for f in findings
             if f.code == "VG201" and f.evidence.get("sequence_length")}  # fmt: skip
 
@@ -78,11 +80,8 @@ def probe_target(target: str, settings: Settings, shapes: list[list[int]] | None
     healthy: bool | None = True
     parts, objects, failed, probed = [], [], False, []
     for (title, job, predicted), outcome in zip(jobs, outcomes):
-        target = job["target"]["name"]
-        ok = bool(outcome.get("ok"))
-        probed.append(Probed(title, job["file"], target, job.get("line"), outcome["measurement"] if ok else None,
-                             None if ok else outcome.get("reason", "unknown reason"), predicted))  # fmt: skip
-        if not ok:
+        probed.append(Probed.of(title, job["file"], job["target"]["name"], job.get("line"), outcome, predicted))
+        if not outcome.get("ok"):
             failed = True
             line = f"could not build {title}: {outcome.get('reason')}"
             parts.append(line + "\n\n")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vglint.config import Settings
 from vglint.engine import Result, make_rules, unsuppressed
+from vglint.estimate import estimated_profile
 from vglint.findings import Finding, Severity, Span
 from vglint.probing.targets import PROFILE_CODES, VERDICT_CODES, Probed, Target, models_to_probe, target_for
 from vglint.probing.verdicts import exploding, judge
@@ -73,7 +74,8 @@ def probe_findings(result: Result, settings: Settings, options: ProbeOptions,
             text = ""
         result.findings.extend(unsuppressed(mine, text, filename, settings))
     result.findings.sort(key=Finding.sort_key)
-    return [Probed.of(target, outcome) for target, outcome in zip(targets, outcomes)]
+    return [Probed.of(f"{t.filename}:{t.model}", t.filename, t.model, t.site_line, outcome, t.predicted)
+            for t, outcome in zip(targets, outcomes)]  # fmt: skip
 
 
 #: The image size an explosion measured on a synthesised image is measured again at.
@@ -131,7 +133,9 @@ def _targets(result: Result, settings: Settings, options: ProbeOptions) -> list[
                    if f.filename == filename and f.code == "VG201" and f.evidence.get("sequence_length")]  # fmt: skip
         length = lengths[0] if lengths else settings.sequence_length
         for graph in models_to_probe(analysis, codes_by_model, options.everything):
-            targets.append(target_for(path, filename, graph, settings, length, options.device, options.steps))
+            target = target_for(path, filename, graph, settings, length, options.device, options.steps)
+            target.predicted = estimated_profile(graph.path)
+            targets.append(target)
     return targets
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from vglint.analysis import FileAnalysis
 from vglint.config import ModelSpec, Settings
-from vglint.estimate import estimated_profile
 from vglint.ir import Kind, Layer, ModelGraph, iter_layers
 from vglint.source.project import find_project
 
@@ -33,7 +32,8 @@ class Target:
     model: str
     site_line: int  # where a VG002 about it is reported
     job: dict[str, Any]
-    #: the static estimate's decay, (layer name, gradient relative to the last weight layer)
+    #: the static estimate's decay, (layer name, gradient relative to the last weight layer): set
+    #: by the probe for its report (graph mode builds without it)
     predicted: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -50,11 +50,12 @@ class Probed:
     predicted: list[tuple[str, float]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, target: Target, outcome: dict[str, Any]) -> Probed:
+    def of(cls, title: str, filename: str | None, model: str, line: int | None, outcome: dict[str, Any],
+           predicted: list[tuple[str, float]]) -> Probed:  # fmt: skip
+        """From the worker's outcome for the model: its measurement, or the reason it has none."""
         ok = bool(outcome.get("ok"))
-        return cls(f"{target.filename}:{target.model}", target.filename, target.model, target.site_line,
-                   outcome["measurement"] if ok else None, None if ok else outcome.get("reason", "unknown reason"),
-                   target.predicted)  # fmt: skip
+        return cls(title, filename, model, line, outcome["measurement"] if ok else None,
+                   None if ok else outcome.get("reason", "unknown reason"), predicted)  # fmt: skip
 
 
 def spec_key(filename: str, model: str, settings: Settings) -> ModelSpec | None:
@@ -104,7 +105,7 @@ def target_for(path: Path, filename: str, graph: ModelGraph, settings: Settings,
         "config_key": f"{filename}:{graph.name}",
         "line": graph.span.line,  # which definition, in a file that defines the model again
     }
-    return Target(filename, graph.name, graph.span.line, job, estimated_profile(graph.path))
+    return Target(filename, graph.name, graph.span.line, job)
 
 
 def _how_built(source: bytes, name: str) -> tuple[str, list[Any], dict[str, Any]]:

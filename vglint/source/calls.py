@@ -38,6 +38,7 @@ from vglint.source.values import (
     key_like,
     known,
 )
+from vglint.source.walk import walk
 
 
 class Calls:
@@ -463,23 +464,15 @@ def value_helper(node: cst.FunctionDef, cache: dict[int, bool]) -> bool:
 
 def _is_value_helper(node: cst.FunctionDef) -> bool:
     body = node.body
-    for sub in _walk(body):
+    for sub in walk(body):
         if isinstance(sub, cst.Call):
             if dotted_name(sub.func) not in _PURE_CALLS:
                 return False
         elif isinstance(sub, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
             target = sub.target
-            if any(isinstance(part, (cst.Attribute, cst.Subscript)) for part in _walk(target)):
+            if any(isinstance(part, (cst.Attribute, cst.Subscript)) for part in walk(target)):
                 return False
         elif isinstance(sub, (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Yield, cst.Await, cst.Global,
                               cst.Nonlocal, cst.Import, cst.ImportFrom, cst.With, cst.Del)):  # fmt: skip
             return False
     return True
-
-
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children)
