@@ -26,7 +26,7 @@ from vglint.graph.lower import lower, stepped_cells
 from vglint.ir import Layer, ModelGraph
 from vglint.probing.run import _NEEDS_CONFIG, ProbeOptions, _build_failed
 from vglint.probing.targets import Target, target_for
-from vglint.source.frontend import SourceFrontend
+from vglint.source.frontend import CONSTRUCTION_ASSUMED, SourceFrontend
 
 FROM_GRAPH = "from the built model"
 #: The synthesised input of the structure pass: the recorded dataflow does not depend on its size
@@ -265,7 +265,7 @@ def _adopt_source_facts(graph: ModelGraph, static: ModelGraph, target: Target) -
     arguments of a call the build did not run (`DeepMLP(784, 10, depth=10)` in `main()`) assumes
     them as the source does, and says so."""
     if target.job.get("arguments_from") == "file":
-        graph.assumed += [a for a in static.assumed if a.startswith("the arguments of its construction")
+        graph.assumed += [a for a in static.assumed if a.startswith(CONSTRUCTION_ASSUMED)
                           and a not in graph.assumed]  # fmt: skip
     by_name = {layer.name: layer for layer in static.declared if layer.name}
     by_line = {(layer.op, layer.span.line): layer for layer in static.declared if layer.site.local}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import re
 from collections.abc import Callable, Sequence
 
 from vglint import __version__
@@ -192,8 +193,6 @@ def _flagged_code(numbered: list[tuple[int, Finding]], anchors: dict[int, str], 
 
 def _rule_pages(findings: Sequence[Finding]) -> str:
     """The rule page of each code found, as `vglint rule CODE` and `rules/CODE.md` give it."""
-    import re
-
     import markdown
 
     from vglint.docs import rule_page

@@ -168,7 +168,7 @@ def build_models(interp: Interpreter, locator: Locator, text: str = "") -> tuple
             if construction is not None:
                 args, kwargs, call, where = construction
                 built = f"at line {locator.line(call)}" if where.local else f"in {where.path.name}"
-                interp.assumptions[f"the arguments of its construction {built}"] = None
+                interp.assumptions[f"{CONSTRUCTION_ASSUMED} {built}"] = None
             else:
                 args, kwargs = default_configs(interp, info), {}
             instance = interp.instantiate(info, list(args), dict(kwargs), info.node)
@@ -280,6 +280,10 @@ def _requires_arguments(info, interp: Interpreter) -> bool:
 
 
 #: Unknown branches a model may have for vglint to try the other side of each.
+#: How an assumption about a class built with the literal arguments of a call that does not run
+#: (`Net(784, depth=10)` in `main()`) begins; graph mode, building it with them, keeps it.
+CONSTRUCTION_ASSUMED = "the arguments of its construction"
+
 MAX_SETTLED_BRANCHES = 3
 
 
