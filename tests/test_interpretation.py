@@ -455,3 +455,106 @@ def test_isinstance_with_abstract_collections_and_partial_is_decided(project, cl
     result = cli("net.py", "--output-format", "concise", "-v")
     assert result.stdout.splitlines()[0] == "net.py:13: Net: fully analysed"
     assert "  path:          LayerNorm -> Linear\n" in cli("inspect", "net.py").stdout
+
+
+#: timm's `init_weights`: `hasattr(m, "zero_init_last")` over `self.modules()`. A torch layer has no
+#: such attribute, a block of the file has it when its class defines it, and every model vglint
+#: reads whole is decided; a model derived from a class vglint cannot see keeps the doubt where
+#: the answer would change its layers.
+HASATTR_OVER_MODULES = """\
+import torch.nn as nn
+from elsewhere import InitMixin
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.Sigmoid()
+
+    def zero_init_last(self):
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class Net(nn.Module):
+    def __init__(self, depth=6):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block() for _ in range(depth)])
+        for m in self.modules():
+            if hasattr(m, "zero_init_last"):
+                m.zero_init_last()
+
+    def forward(self, x):
+        return self.blocks(x)
+
+
+class Opaque(InitMixin, nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block() for _ in range(6)])
+        if hasattr(self, "final_norm"):
+            self.blocks.append(nn.LayerNorm(8))
+
+    def forward(self, x):
+        return self.blocks(x)
+"""
+
+
+def test_hasattr_on_the_modules_of_a_model_is_decided_when_their_classes_are_known(project, cli):
+    project.write("net.py", HASATTR_OVER_MODULES)
+    result = cli("net.py", "--output-format", "concise", "-v", "--select", "VG101")
+    assert result.stdout.splitlines() == [
+        "net.py:9:20: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "net.py:5: Block: fully analysed",
+        "net.py:18: Net: fully analysed",
+        "net.py:30: Opaque: partly analysed (branch on unknown value `hasattr(self, \"final_norm\")`, line 34)",
+        "Found 1 finding (1 warning) in 1 file checked.",
+        "3 models in 1 file: 2 fully analysed, 1 partly (branch on unknown value)",
+    ]
+
+
+#: Plain Python that timm's builders run on the way to a model: `a, *rest = name.split(".", 1)`,
+#: `any(...)` of a generator, a set literal, `isinstance(None, nn.Module)`, `itertools.repeat` and
+#: a closure (`_ntuple(n)` returns `parse`, which reads `n`).
+PLAIN_PYTHON = """\
+from itertools import repeat
+
+import torch.nn as nn
+
+
+def _ntuple(n):
+    def parse(x):
+        return tuple(repeat(x, n))
+    return parse
+
+
+def depth_of(name, layer=None):
+    arch, *tags = name.split(".", 1)
+    if isinstance(layer, nn.Module) or any(t in {"tiny", "small"} for t in tags):
+        return 2
+    return 8 if not tags else 4
+
+
+class Net(nn.Module):
+    def __init__(self, name="net.large"):
+        super().__init__()
+        widths = _ntuple(depth_of(name))(16)
+        self.body = nn.Sequential(*[m for w in widths for m in (nn.Linear(w, w), nn.Sigmoid())])
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+def test_the_plain_python_of_model_builders_is_computed(project, cli):
+    project.write("net.py", PLAIN_PYTHON)
+    result = cli("net.py", "--output-format", "concise", "-v", "--select", "VG101")
+    assert result.stdout.splitlines() == [
+        "net.py:23:82: VG101 [warning] 4 saturating activations (sigmoid) in a row with no normalisation or skip connection between them",
+        "net.py:19: Net: fully analysed",
+        "Found 1 finding (1 warning) in 1 file checked.",
+        "1 model in 1 file: 1 fully analysed",
+    ]

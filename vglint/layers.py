@@ -116,6 +116,51 @@ SATURATING = frozenset(row.op for row in TORCH_OPS if row.saturating)
 #: E[phi'(h)^2] by IR op name.
 ACTIVATION_GAIN: dict[str, float] = {row.op: row.gain for row in TORCH_OPS if row.gain is not None}
 
+#: The public attributes of `nn.Module`, which every layer and every model has, as torch 2.13 has them.
+MODULE_API = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
+modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
+""".split())
+
+#: The other public attributes torch's own layers have: their settings, parameters, buffers,
+#: submodules and methods (`kernel_size`, `running_mean`, `reset_parameters`), the union over
+#: `torch.nn`'s classes, with the per-layer weights of the recurrent layers as `RECURRENT_WEIGHT`.
+#: `hasattr(m, "zero_init_last")` on a `Conv2d` is False because the name is in neither list.
+#: `tests/test_layers.py` checks both lists against the installed torch.
+LAYER_ATTRIBUTES = frozenset("""
+activation activation_relu_or_gelu add_bias_kv add_zero_attn affine align_corners all_weights alpha append
+approximate batch_first beta bias bias_hh bias_ih bias_k bias_v bidirectional blank ceil_mode
+check_forward_args check_hidden_size check_input clear cls_to_become convert_sync_batchnorm copy
+count_include_pad custom_decoder custom_encoder cutoffs d_model decoder decoder_layer delta device device_ids
+dilation dim dim_feedforward distance_function div_value divisor_override downscale_factor dropout dropout1
+dropout2 dropout3 dtype elementwise_affine embed_dim embedding_dim enable_nested_tensor encoder encoder_layer
+end_dim eps extend flatten_parameters freeze from_pretrained fromkeys full gather
+generate_square_subsequent_mask get get_expected_cell_size get_expected_hidden_size groups
+has_uninitialized_params head head_bias head_dim hidden_size ignore_index in1_features in2_features
+in_channels in_features in_proj_bias in_proj_weight include_last_offset init initialize_parameters inplace
+input_size insert items k k_proj_weight kdim keepdim kernel_size keys label_smoothing lambd layer_norm_eps
+linear linear1 linear2 log_input log_prob log_target lower margin mask_check max_norm max_val max_value
+merge_masks min_val min_value mode module momentum multihead_attn n_classes name negative_slope nhead
+nonlinearity norm norm1 norm2 norm3 norm_first norm_type normalized_shape num_batches_tracked num_channels
+num_chunks num_classes num_decoder_layers num_embeddings num_encoder_layers num_features num_groups num_heads
+num_layers num_parameters options out_channels out_features out_proj output_device output_padding output_ratio
+output_size p padding padding_idx padding_mode parallel_apply permute_hidden pop popitem pos_weight predict
+process_group proj_size q_proj_weight recompute_scale_factor reduce reduction replicate reset_parameters
+reset_running_stats return_indices running_mean running_var scale_factor scale_grad_by_freq scatter self_attn
+setdefault size size_average sparse start_dim stride swap tail threshold track_running_stats training
+transposed unflattened_size update upper upscale_factor v_proj_weight value values vdim weight weight_hh
+weight_ih zero_infinity
+""".split())
+
+#: `weight_ih_l0`, `bias_hh_l1_reverse`: the weights of each layer and direction of an RNN, LSTM or GRU.
+RECURRENT_WEIGHT = re.compile(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?$")
+
+
 #: Containers: modules that hold modules and add no operation of their own.
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
 

@@ -17,6 +17,7 @@ from vglint.source.values import (
     ArgParser,
     Bound,
     Break,
+    Budget,
     ClassInfo,
     ConstArray,
     Continue,
@@ -130,7 +131,7 @@ class Calls:
             self.call_stack.pop()
 
     def _run_function(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        env = self.bind(func.node, args, kwargs, func.bound)
+        env = self.bind(func.node, args, kwargs, func.bound, func.closure)
         mark = len(self.reasons)
         result = None
         try:
@@ -175,10 +176,11 @@ class Calls:
         finally:
             self.budget.exit_call()
 
-    def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any) -> dict[str, Any]:
+    def bind(self, node: cst.FunctionDef, args: list[Any], kwargs: dict[str, Any], bound: Any,
+             closure: dict[str, Any] | None = None) -> dict[str, Any]:
         params = node.params
         positional = [*params.posonly_params, *params.params]
-        env: dict[str, Any] = {}
+        env: dict[str, Any] = dict(closure) if closure else {}
         values = list(args)
         if bound is not None and positional and not decorated(node, "staticmethod"):
             env[positional[0].name.value] = bound
@@ -414,10 +416,19 @@ class Calls:
             return ModuleObj(short, node, list(args), dict(kwargs), foreign=True, ctx=self.ctx)
         if name in ("copy.deepcopy", "copy.copy") and args:
             return clone(args[0])
+        if name == "dataclasses.asdict" and len(args) == 1 and isinstance(args[0], PlainObject) and args[0].cls:
+            return _as_dict(args[0])  # timm's `PretrainedCfg.to_dict()`
+        if name == "dataclasses.replace" and len(args) == 1 and isinstance(args[0], PlainObject) and args[0].cls:
+            return PlainObject(args[0].cls, {**args[0].attrs, **kwargs}, args[0].assumed)
         if name == "collections.namedtuple" and len(args) >= 2:
             names = args[1].replace(",", " ").split() if isinstance(args[1], str) else args[1]
             if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
                 return NamedTupleType(tuple(names))
+        if name == "itertools.repeat" and len(args) == 2 and isinstance(args[1], int) and 0 <= args[1] <= Budget.MAX_LOOP:
+            return [args[0]] * args[1]  # timm's `tuple(repeat(x, n))`
+        if name == "itertools.chain":
+            parts = [self.iterate(a) for a in args]
+            return UNKNOWN if any(p is None for p in parts) else [item for part in parts for item in part]  # type: ignore[union-attr]
         if name == "functools.partial" and args:
             return Partial(args[0], list(args[1:]), dict(kwargs))
         if name == "typing.cast" and len(args) == 2:
@@ -428,6 +439,17 @@ class Calls:
             except (TypeError, ValueError, OverflowError):
                 return UNKNOWN
         return self.passthrough(args, kwargs, node)
+
+
+def _as_dict(value: Any) -> Any:
+    """`dataclasses.asdict`: a dataclass object as a dict, recursively, its lists and tuples copied."""
+    if isinstance(value, PlainObject) and value.cls is not None:
+        return {name: _as_dict(item) for name, item in value.attrs.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_dict(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _as_dict(item) for key, item in value.items()}
+    return value
 
 
 def _plain(value: Any) -> bool:

@@ -240,6 +240,10 @@ class Expressions:
     def eval_Tuple(self, node, env, cls):
         return tuple(self.eval_elements(node.elements, env, cls))
 
+    def eval_Set(self, node, env, cls):
+        """A set as the list of its distinct items, as `set(...)` is (`k not in {'pool_size', ...}`)."""
+        return _distinct(self.eval_elements(node.elements, env, cls))
+
     def eval_Dict(self, node, env, cls):
         result = {}
         for element in node.elements:
@@ -279,6 +283,10 @@ class Expressions:
 
     eval_GeneratorExp = eval_ListComp
 
+    def eval_SetComp(self, node, env, cls):
+        items = self.eval_ListComp(node, env, cls)
+        return UNKNOWN if items is UNKNOWN else _distinct(items)
+
     def eval_DictComp(self, node, env, cls):
         pairs = self.comprehension(
             node, env, cls, lambda local: (self.eval(node.key, local, cls), self.eval(node.value, local, cls))
@@ -286,3 +294,10 @@ class Expressions:
         if pairs is UNKNOWN:
             return UNKNOWN
         return {k: v for k, v in pairs if key_like(k)}
+
+
+def _distinct(items: list[Any]) -> Any:
+    """The distinct items, first seen first; unknown when one cannot be compared (a module)."""
+    if not all(key_like(item) for item in items):
+        return UNKNOWN
+    return list(dict.fromkeys(items))

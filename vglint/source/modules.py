@@ -171,13 +171,18 @@ class ModuleResolution:
                 if ctx is not None:
                     rest = parts[cut:]
                     break
+            if ctx is not None and not rest and len(parts) > (0 if dots else 1):
+                # `from timm.layers import create_attn`: a name the package binds (`from .create_attn
+                # import create_attn`) comes before its submodule of that name, as in Python
+                package = self.project_module("." * dots + ".".join(parts[:-1]))
+                if package is not None and package.path is not None and package.path.name == "__init__.py" \
+                        and self._binds(package, parts[-1]):
+                    ctx, rest = package, parts[-1:]
         value = None if ctx is None else self.module_ref(ctx)
         for name in rest:
             value = self.module_member(value, name)
             if value is None:
                 break
-        if not base and isinstance(value, ClassInfo) and value.ctx is not None and not value.ctx.local:
-            value = value if self.is_module_class(value) else None
         if match is None:
             state.resolved[key] = value
         return value
@@ -195,6 +200,11 @@ class ModuleResolution:
             state.refs[ref.name] = ctx
         return ref
 
+    @staticmethod
+    def _binds(ctx: ModuleContext, name: str) -> bool:
+        """The module binds `name` itself: a class, function, import or module-level assignment."""
+        return name in ctx.classes or name in ctx.functions or name in ctx.imports or bool(ctx.lazy and name in ctx.lazy.names)
+
     def module_member(self, module: Any, name: str) -> Any:
         """`name` in a module of the project: a class, function or global of it, a name it imports,
         or, in a package, its submodule. None when it has no such name."""
@@ -203,7 +213,7 @@ class ModuleResolution:
         ctx = self._project_state().refs.get(module.name)
         if ctx is None:
             return None
-        if name in ctx.classes or name in ctx.functions or name in ctx.imports or ctx.lazy and name in ctx.lazy.names:
+        if self._binds(ctx, name):
             with self.entered(ctx):
                 value = self.global_value(name)
             # a name that module imports but vglint could not find is spelled relative to that module,

@@ -4,6 +4,7 @@ expressions are."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import libcst as cst
@@ -206,7 +207,7 @@ class Statements:
                 self.exec_block(statement.finalbody.body, env, cls)
 
     def exec_FunctionDef(self, statement: cst.FunctionDef, env, cls) -> None:
-        env[statement.name.value] = FuncRef(statement)
+        env[statement.name.value] = FuncRef(statement, ctx=self.ctx, closure=env)
 
     def exec_While(self, statement: cst.While, env, cls) -> None:
         self.not_followed(statement)
@@ -322,7 +323,8 @@ class Statements:
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = self.iterate(value)
             elements = target.elements
-            if items is None or len(items) != len(elements) or any(isinstance(e, cst.StarredElement) for e in elements):
+            items = _unpacked(items, elements)
+            if items is None:
                 items = [UNKNOWN] * len(elements)
                 if isinstance(value, Tensor):  # `a, b = x.chunk(2)`: both come from x
                     items = [value] * len(elements)
@@ -397,6 +399,21 @@ class Statements:
         if isinstance(target, (cst.Tuple, cst.List)):
             return tuple(self.fresh_batch(e.value) for e in target.elements)
         return Tensor((), next(self._roots))
+
+
+def _unpacked(items: list[Any] | None, elements: Sequence[cst.BaseElement]) -> list[Any] | None:
+    """The value each target of `a, *rest = items` gets (`rest` a list), or None when the counts
+    do not match."""
+    if items is None:
+        return None
+    starred = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)]
+    if not starred:
+        return items if len(items) == len(elements) else None
+    star = starred[0]
+    after = len(elements) - star - 1
+    if len(starred) > 1 or len(items) < len(elements) - 1:
+        return None
+    return [*items[:star], items[star:len(items) - after], *items[len(items) - after:]]
 
 
 def _has_call(node: cst.CSTNode) -> bool:

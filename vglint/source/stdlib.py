@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from vglint.analysis import LengthConstant
-from vglint.layers import FUNCTIONS, NN_CLASSES
+from vglint.layers import FUNCTIONS, LAYER_ATTRIBUTES, MODULE_API, NN_CLASSES, RECURRENT_WEIGHT
 from vglint.source.values import (
     UNKNOWN,
     ArgParser,
@@ -36,6 +36,7 @@ LENGTH_NAME = re.compile(
 BUILTIN_FUNCTIONS = {
     "len": len, "int": int, "float": float, "max": max, "min": min, "abs": abs, "sum": sum,
     "round": round, "str": str, "bool": bool, "sorted": sorted, "reversed": lambda x: list(reversed(x)),
+    "any": any, "all": all,
     # a set as the list of its distinct items, first seen first: `len(set(block_widths))`, `in`, iteration
     "set": lambda x=(): list(dict.fromkeys(x)),
 }  # fmt: skip
@@ -112,10 +113,10 @@ class Stdlib:
             return self.isinstance_(args[0], args[1])
         if name == "super":
             return UNKNOWN
-        if name in ("getattr", "hasattr") and len(args) >= 2 and isinstance(args[1], str):
+        if name == "hasattr" and len(args) == 2 and isinstance(args[1], str):
+            return self.has_attribute(args[0], args[1])
+        if name == "getattr" and len(args) >= 2 and isinstance(args[1], str):
             value = self.attribute(args[0], args[1])
-            if name == "hasattr":
-                return UNKNOWN if value is UNKNOWN or isinstance(value, Bound) else True
             if (value is UNKNOWN or isinstance(value, Bound)) and len(args) > 2:
                 return args[2]
             return value
@@ -138,6 +139,29 @@ class Stdlib:
             except Exception:
                 return UNKNOWN
         return self.passthrough(args, kwargs, node)
+
+    def has_attribute(self, obj: Any, name: str) -> Any:
+        """`hasattr(m, "zero_init_last")` over a model's modules: True for what the object holds, its
+        class defines or `nn.Module` has; False for a torch layer, or a model whose classes vglint
+        reads whole, that has no such attribute; else unknown."""
+        value = self.attribute(obj, name)
+        if value is not UNKNOWN and not isinstance(value, Bound):
+            return True
+        if isinstance(obj, (ModuleObj, Instance)) and name in MODULE_API:
+            return True
+        if isinstance(obj, Instance):
+            if obj.layer is not None:  # `class Conv2dSame(nn.Conv2d)`: the torch layer's attributes too
+                return self.has_attribute(obj.layer, name)
+            return False if self.reads_whole(obj.cls) else UNKNOWN
+        if isinstance(obj, ModuleObj) and not obj.foreign:
+            return UNKNOWN if name in LAYER_ATTRIBUTES or RECURRENT_WEIGHT.match(name) else False
+        return UNKNOWN
+
+    def reads_whole(self, info: ClassInfo) -> bool:
+        """Every base of the class, and of its bases, is a class of the project or `nn.Module`
+        itself: all the attributes its objects can have are in code vglint reads."""
+        return all(isinstance(base, ClassInfo) or base in ("torch.nn.Module", "object")
+                   for cls in self.mro(info) for base in self.bases_of(cls))  # fmt: skip
 
     def isinstance_(self, value: Any, classes: Any) -> Any:
         options = classes if isinstance(classes, (list, tuple)) else [classes]
@@ -172,7 +196,9 @@ class Stdlib:
             else:
                 return UNKNOWN
         # a module, a plain value, or a class or function (`isinstance(nn.ReLU, str)`: timm's get_act_layer)
-        known_kind = isinstance(value, (ModuleObj, Instance, list, tuple, dict, int, float, str, ClassInfo, FuncRef, Partial))
+        known_kind = value is None or isinstance(
+            value, (ModuleObj, Instance, list, tuple, dict, int, float, str, ClassInfo, FuncRef, Partial)
+        )
         return False if known_kind or _names_a_class(value) else UNKNOWN
 
 

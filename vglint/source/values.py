@@ -143,6 +143,9 @@ class FuncRef:
     bound: Any = None  # the instance, for methods
     owner: ClassInfo | None = None
     ctx: ModuleContext | None = None  # for module-level functions of another module
+    # the names of the function a nested `def` is in, which it reads as Python's closures do
+    # (timm's `_ntuple(n)` returns `parse(x)`, which repeats `x` `n` times)
+    closure: dict[str, Any] | None = None
 
 
 @dataclass(eq=False)
