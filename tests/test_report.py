@@ -165,7 +165,7 @@ def test_probe_command_writes_a_report_of_the_model(project):
 def test_a_report_without_probe_lists_the_static_findings(project):
     page = project.root / "static.html"
     run = run_vglint("check", "--report", page, ROOT / PROBED / "plain_bn_cnn.py", cwd=project.root)
-    assert run.code == 1, run.stderr
+    assert run.code == 0, run.stderr  # its one finding is info: BatchNorm follows every convolution
     report = Page(page.read_text(encoding="utf-8"))
     assert report.models == {}
     [row] = report.rows

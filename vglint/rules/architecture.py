@@ -299,7 +299,10 @@ class MissingSkipConnection(Rule):
     Finds a model whose deepest path has `min-layers` or more weight layers and no residual
     (`x + f(x)`) or dense (`torch.cat([x, f(x)])`) connection anywhere along it. Skips exist only
     in `forward`, so it stays silent when `forward` could not be followed or some layer could not be
-    resolved.
+    resolved. When a normalisation layer follows at least every other weight layer and the
+    estimated attenuation stays healthy (above 0.1), the finding is only `info`: the gradient
+    reaches the first layers at initialisation (a plain MobileNetV1 or VGG with BatchNorm trains),
+    and what remains is the harder optimisation of deep plain networks that He et al. describe.
 
     ## Why is this bad?
     A skip connection gives the gradient an identity route around each block, so its size no
@@ -363,10 +366,13 @@ class MissingSkipConnection(Rule):
             return
         if any(isinstance(i, Marker) or i.kind is Kind.BLOCK for i in deepest):
             return
+        norms = sum(1 for i in deepest if isinstance(i, Layer) and i.kind is Kind.NORM)
+        normalised = 2 * norms >= len(weights) and estimated_attenuation(graph.path).attenuation >= 0.1
         yield self.finding(
             ctx.filename,
             graph.span,
             model=graph.name,
+            severity=Severity.INFO if normalised else self.severity,
             weight_layers=len(weights),
         )
 
