@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from vglint.layers import LAYER_ATTRIBUTES, MODULE_API, RECURRENT_WEIGHT
+from vglint.layers import LAYER_ATTRIBUTES, MODULE_API, RECURRENT_WEIGHT, is_norm_name
 
 nn = pytest.importorskip("torch.nn")
 
@@ -48,3 +48,13 @@ def test_every_public_attribute_of_a_torch_layer_is_known(cls):
 def test_a_bidirectional_lstm_with_projections_has_only_known_weights():
     lstm = nn.LSTM(4, 4, 2, bidirectional=True, proj_size=2)
     assert all(RECURRENT_WEIGHT.match(name) for name, _ in lstm.named_parameters())
+
+
+@pytest.mark.parametrize("name", ["LayerNorm2d", "LlamaRMSNorm", "BatchNormAct2d", "EvoNorm2dB0", "EvoNorm2dS0a", "GroupNorm32"])
+def test_normalisation_classes_are_known_by_their_names(name):
+    assert is_norm_name(name)
+
+
+@pytest.mark.parametrize("name", ["Conv2dNormActivation", "PreNorm", "Normalize", "NormalBlock"])
+def test_blocks_and_transforms_named_with_norm_are_not_norms(name):
+    assert not is_norm_name(name)

@@ -134,7 +134,11 @@ class Merge:
 
     @cached_property
     def deepest_branch(self) -> Path:
-        return max(zip(self.branch_weights, self.branches), key=lambda wb: (wb[0], len(wb[1])), default=(0, ()))[1]
+        """The branch with the most weight layers; of equally deep ones, one that holds a skip
+        connection (ReXNet's `torch.cat([x[:, :c] + shortcut, x[:, c:]])`: the channels with the
+        shortcut give the gradient its identity route), then the longest."""
+        return max(zip(self.branch_weights, self.branches), key=lambda wb: (wb[0], _holds_skip(wb[1]), len(wb[1])),
+                   default=(0, ()))[1]  # fmt: skip
 
     @property
     def is_skip(self) -> bool:
@@ -147,6 +151,11 @@ class Merge:
 
 Step = Union[Layer, Merge]
 Path = tuple[Step, ...]
+
+
+def _holds_skip(path: Path) -> bool:
+    """A skip connection on the deepest route of `path`."""
+    return any(isinstance(step, Merge) and (step.is_skip or _holds_skip(step.deepest_branch)) for step in path)
 
 
 def meet(kind: MergeKind, paths: list[Path], site: Site) -> Path:

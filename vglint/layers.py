@@ -250,7 +250,8 @@ def is_norm_name(name: str) -> bool:
     return bool(_NORM_NAME.search(name)) and not _BLOCK_NAME.match(name)
 
 
-_NORM_NAME = re.compile(r"Norm(Act)?(\d*d|\d+|Fp\d+)?$")
+#: ... and EvoNorm's variants by their published names (`EvoNorm2dB0`, `EvoNorm2dS0a`).
+_NORM_NAME = re.compile(r"Norm(Act)?(\d*d|\d+|Fp\d+)?([BS]\d+a?)?$")
 #: A weight layer, or a wrapper, named with the norm that follows or precedes it: timm's
 #: `ConvNormAct`, vit-pytorch's `PreNorm(dim, fn)`.
 _BLOCK_NAME = re.compile(r"(Conv|Linear|Dense|Pre|Post)[A-Z0-9]")

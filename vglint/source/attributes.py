@@ -19,6 +19,7 @@ from vglint.source.values import (
     ModuleObj,
     NamedValues,
     Param,
+    Partial,
     PlainObject,
     QualRef,
     SuperRef,
@@ -26,7 +27,9 @@ from vglint.source.values import (
 )
 
 #: String methods the interpreter computes on known strings (`arch.startswith("efficientnet_b")`).
-STR_METHODS = frozenset({"startswith", "endswith", "lower", "upper", "strip", "split", "replace", "format", "join"})
+#: The methods of `str` computed on known strings (`'k3'.isdigit()`, `name.split('.', 1)`): all
+#: that make a plain value from plain values.
+STR_METHODS = frozenset(name for name in dir(str) if not name.startswith("_")) - {"encode", "format_map", "maketrans"}
 
 
 class Attributes:
@@ -39,6 +42,12 @@ class Attributes:
         return self.attribute(base, node.attr.value)
 
     def attribute(self, base: Any, name: str) -> Any:
+        if name == "__name__":  # `norm_layer.__name__.lower()`
+            if isinstance(base, (ClassInfo, FuncRef)):
+                return base.name if isinstance(base, ClassInfo) else base.node.name.value
+            short = base.name.rsplit(".", 1)[-1] if isinstance(base, QualRef) else ""
+            if short[:1].isupper() and not short.isupper():  # an imported class: `nn.BatchNorm2d`
+                return short
         if isinstance(base, QualRef):
             local = self.local_value(f"{base.name}.{name}")
             return local if local is not None else QualRef(canonical(f"{base.name}.{name}"))
@@ -93,6 +102,9 @@ class Attributes:
             return Bound(base, name)
         if isinstance(base, NamedValues) and name in base.fields:
             return base.field(name)
+        if isinstance(base, Partial) and name in ("func", "args", "keywords"):
+            # timm's `get_norm_act_layer` takes a partial apart to bind its arguments again
+            return {"func": base.func, "args": tuple(base.args), "keywords": dict(base.kwargs)}[name]
         if isinstance(base, (list, dict, ConstArray)) or (isinstance(base, str) and name in STR_METHODS):
             return Bound(base, name)
         if isinstance(base, (int, float)) and name in ("item", "tolist"):

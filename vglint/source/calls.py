@@ -4,6 +4,7 @@ library are in `vglint.source.stdlib`, torch names go to the torch semantics."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import libcst as cst
@@ -134,10 +135,19 @@ class Calls:
         env = self.bind(func.node, args, kwargs, func.bound, func.closure)
         mark = len(self.reasons)
         result = None
+        generator = is_generator(func.node, self.generators)
+        if generator:
+            self.yielded.append([])
         try:
             self.exec_block(func.node.body, env, func.owner)
         except FunctionReturn as done:
             result = done.value
+        finally:
+            if generator:
+                # timm's `for n, m in named_modules(model):` a generator runs at once, to the list of
+                # what it yields (unknown when it yields from something vglint cannot list)
+                items = self.yielded.pop()
+                result = UNKNOWN if UNKNOWN_ITEMS in items else items
         if len(self.reasons) > mark and self._only_a_value(func, args, kwargs, result, mark):
             # timm's `to_2tuple(img_size)` with `img_size` unknown: the branch it could not decide
             # changes only the value it returns, which is unknown, and a gap where it is used for a layer
@@ -433,6 +443,19 @@ class Calls:
             return Partial(args[0], list(args[1:]), dict(kwargs))
         if name == "typing.cast" and len(args) == 2:
             return args[1]
+        if name in ("os.environ.get", "os.getenv") and args and isinstance(args[0], str):
+            # `os.environ.get('TIMM_USE_NAFLEXVIT', 'false')`: the file as it runs with no setting made,
+            # as `parse_args()` gives the defaults; the evidence says what was assumed
+            default = args[1] if len(args) > 1 else kwargs.get("default")
+            if known(default):
+                self.assumptions.setdefault(f"{args[0]}={default!r} (environment default)", None)
+            return default
+        if name in ("re.split", "re.sub", "re.findall") and known(args) and known(list(kwargs.values())):
+            if all(isinstance(a, (str, int)) for a in [*args, *kwargs.values()]):
+                try:  # timm's `re.split(r'(\d.*)', 'k3')` decodes a block of an architecture string
+                    return getattr(re, short)(*args, **kwargs)
+                except (re.error, TypeError):
+                    return UNKNOWN
         if name.startswith("math.") and known(args) and callable(getattr(math, short, None)):
             try:
                 return getattr(math, short)(*args)
@@ -471,6 +494,18 @@ _PURE_CALLS = frozenset({
     "min", "pow", "range", "repeat", "reversed", "round", "sorted", "str", "sum", "tuple", "zip",
     "itertools.repeat", "math.ceil", "math.floor", "math.sqrt", "math.log", "math.log2", "math.prod",
 })  # fmt: skip
+
+
+#: What a generator yields from something vglint cannot list: the generator's items are unknown.
+UNKNOWN_ITEMS = object()
+
+
+def is_generator(node: cst.FunctionDef, cache: dict[int, bool]) -> bool:
+    """A function that yields (not one of its inner functions or lambdas)."""
+    key = id(node)
+    if key not in cache:
+        cache[key] = any(isinstance(sub, cst.Yield) for sub in walk(node.body, prune=(cst.FunctionDef, cst.Lambda, cst.ClassDef)))
+    return cache[key]
 
 
 def value_helper(node: cst.FunctionDef, cache: dict[int, bool]) -> bool:

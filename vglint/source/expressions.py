@@ -9,6 +9,7 @@ import libcst as cst
 
 from vglint.ir import Gap, MergeKind
 from vglint.source import consts
+from vglint.source.calls import UNKNOWN_ITEMS
 from vglint.source.statements import unknown_truth
 from vglint.source.values import (
     THIS_MODULE,
@@ -22,8 +23,10 @@ from vglint.source.values import (
     ModuleObj,
     QualRef,
     Tensor,
+    contains_value,
     key_like,
     known,
+    same_value,
 )
 
 _BINOPS = {
@@ -192,15 +195,31 @@ class Expressions:
             if isinstance(operator_, (cst.Is, cst.IsNot)):
                 if left is UNKNOWN or right is UNKNOWN:
                     return UNKNOWN
-                same = left is right if not (known(left) and known(right)) else left == right
+                if isinstance(left, QualRef) and isinstance(right, QualRef):
+                    same = left.name == right.name  # two reads of `nn.ReLU` are one class
+                else:
+                    same = left is right if not (known(left) and known(right)) else left == right
                 outcome = same if isinstance(operator_, cst.Is) else not same
             elif isinstance(operator_, (cst.In, cst.NotIn)):
+                if isinstance(right, (list, tuple, dict)) and not known(left):
+                    found = contains_value(list(right), left)  # a class in a set of classes
+                    if found is UNKNOWN:
+                        return UNKNOWN
+                    outcome = found == isinstance(operator_, cst.In)
+                    result = result and outcome
+                    left = right
+                    continue
                 if not known(left) or not isinstance(right, (list, tuple, str, dict)):
                     return UNKNOWN
                 try:
                     outcome = (left in right) == isinstance(operator_, cst.In)
                 except TypeError:
                     return UNKNOWN
+            elif isinstance(operator_, (cst.Equal, cst.NotEqual)) and not (known(left) and known(right)):
+                same = same_value(left, right)
+                if same is UNKNOWN:
+                    return UNKNOWN
+                outcome = same == isinstance(operator_, cst.Equal)
             else:
                 function = _COMPARE.get(type(operator_))
                 if function is None or not (known(left) and known(right)):
@@ -212,6 +231,17 @@ class Expressions:
             result = result and outcome
             left = right
         return result
+
+    def eval_Yield(self, node, env, cls):
+        """What a generator yields goes to the list its call returns (`calls.is_generator`)."""
+        if not self.yielded:
+            return UNKNOWN
+        if isinstance(node.value, cst.From):
+            items = self.iterate(self.eval(node.value.item, env, cls))
+            self.yielded[-1].extend(items if items is not None else [UNKNOWN_ITEMS])
+        else:
+            self.yielded[-1].append(None if node.value is None else self.eval(node.value, env, cls))
+        return None
 
     def eval_Lambda(self, node, env, cls):
         return LambdaRef(node, env, cls)
@@ -297,7 +327,15 @@ class Expressions:
 
 
 def _distinct(items: list[Any]) -> Any:
-    """The distinct items, first seen first; unknown when one cannot be compared (a module)."""
-    if not all(key_like(item) for item in items):
-        return UNKNOWN
-    return list(dict.fromkeys(items))
+    """The distinct items, first seen first (classes by identity, as `same_value` compares them);
+    unknown when two cannot be told apart."""
+    if all(key_like(item) for item in items):
+        return list(dict.fromkeys(items))
+    distinct: list[Any] = []
+    for item in items:
+        found = contains_value(distinct, item)
+        if found is UNKNOWN:
+            return UNKNOWN
+        if not found:
+            distinct.append(item)
+    return distinct

@@ -17,7 +17,7 @@ from vglint.analysis import ProjectReads
 from vglint.ir import Gap
 from vglint.layers import MODULE_BASES, NN_CLASSES
 from vglint.source.module_level import LazyLevel, harmless_branches, module_level_index, module_level_items
-from vglint.source.names import canonical, dotted_name, import_table
+from vglint.source.names import canonical, dotted_name, import_table, star_imports
 from vglint.source.project import NEVER_FOLLOWED, Project, find_project, import_base
 from vglint.source.sibling_source import LazyDefinitions, SiblingSource
 from vglint.source.sites import SiblingLocator
@@ -224,8 +224,11 @@ class ModuleResolution:
         if ctx.path is not None and ctx.path.name == "__init__.py":
             with self.entered(ctx):
                 sub = self.project_module("." + name)
-            return None if sub is None else self.module_ref(sub)
-        return None
+            if sub is not None:
+                return self.module_ref(sub)
+        with self.entered(ctx):
+            value = self.star_imported(name)
+        return None if value is UNKNOWN else value
 
     def project_reads(self) -> ProjectReads:
         """The project's root, the module names looked up and the module files read so far."""
@@ -391,8 +394,22 @@ class ModuleResolution:
             found = self.project_value(target)
             return found if found is not None else QualRef(canonical(target))
         if name in BUILTIN_FUNCTIONS or name in ("range", "enumerate", "zip", "map", "list", "tuple", "dict", "isinstance",
-                                          "super", "getattr", "setattr", "hasattr", "print", "OrderedDict", "dir"):  # fmt: skip
+                                          "super", "getattr", "setattr", "hasattr", "print", "OrderedDict", "dir", "type"):  # fmt: skip
             return QualRef("builtins." + name)
+        return self.star_imported(name)
+
+    def star_imported(self, name: str) -> Any:
+        """`name` from a module of the project this one imports everything from (`from .evo_norm
+        import *`): a public name it binds (its `__all__` is not read)."""
+        ctx = self.ctx
+        if ctx.star_imports is None:
+            ctx.star_imports = star_imports(ctx.module)
+        if name.startswith("_"):
+            return UNKNOWN
+        for source in ctx.star_imports:
+            found = self.project_value(f"{source}.{name}" if not source.endswith(".") else source + name)
+            if found is not None:
+                return found
         return UNKNOWN
 
     def run_module_level(self, items: list[cst.CSTNode] | None = None) -> dict[str, Any]:

@@ -64,6 +64,16 @@ def import_table(module: cst.Module) -> dict[str, str]:
     return table
 
 
+def star_imports(module: cst.Module) -> list[str]:
+    """The modules a module imports everything from (`from .evo_norm import *` gives `.evo_norm`)."""
+    found = []
+    for imp in _import_statements(module.body):
+        if isinstance(imp, cst.ImportFrom) and isinstance(imp.names, cst.ImportStar):
+            base = dotted_name(imp.module) if imp.module is not None else ""
+            found.append("." * len(imp.relative) + (base or ""))
+    return found
+
+
 def canonical(qualified: str) -> str:
     """`torch.nn.modules.activation.Sigmoid` and `torch.nn.Sigmoid` name the same class."""
     parts = qualified.split(".")

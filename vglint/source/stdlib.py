@@ -17,6 +17,7 @@ from vglint.source.values import (
     ClassInfo,
     FuncRef,
     Instance,
+    LambdaRef,
     ModuleObj,
     Partial,
     PlainObject,
@@ -70,6 +71,8 @@ class Stdlib:
         return UNKNOWN
 
     def call_builtin(self, name: str, args: list[Any], kwargs: dict[str, Any], node) -> Any:
+        if name == "len" and len(args) == 1 and isinstance(args[0], (list, tuple, dict, str)):
+            return len(args[0])  # whatever the items are: `len(stack_args)` of a list of dicts
         if name == "len" and len(args) == 1 and isinstance(args[0], (ModuleObj, Instance)):
             items = self.iterate(args[0])  # `len(self.layers)` of a ModuleList
             return UNKNOWN if items is None else len(items)
@@ -188,6 +191,16 @@ class Stdlib:
                     return True  # `isinstance(norm_layer, functools.partial)`
                 if value is UNKNOWN or isinstance(value, Bound):
                     return UNKNOWN
+            elif isinstance(option, QualRef) and option.name in ("types.FunctionType", "types.LambdaType", "builtins.type"):
+                # `isinstance(norm_layer, types.FunctionType)`, `isinstance(block, type)`: a function or a class
+                is_class = isinstance(value, ClassInfo) or _names_a_class(value)
+                is_function = isinstance(value, (FuncRef, LambdaRef)) and not is_class
+                if is_class if option.name == "builtins.type" else is_function:
+                    return True
+                if value is UNKNOWN or isinstance(value, (Bound, Partial)) or (
+                    isinstance(value, QualRef) and not is_class
+                ):
+                    return UNKNOWN  # an imported function, or a partial: `type`'s answer depends on it
             elif isinstance(option, QualRef) and option.name in _BUILTIN_TYPES:
                 if value is UNKNOWN or isinstance(value, (Bound, PlainObject)):
                     return UNKNOWN

@@ -50,7 +50,7 @@ class Budget:
     depth, a wall clock per model, and the sizes of loops, lists and files the interpreter takes on."""
 
     MAX_STEPS = 100_000  # per model
-    MAX_FILE_STEPS = 1_000_000  # per file: timm files of ~100 factories stop here (1.2x the time of 500k on timm)
+    MAX_FILE_STEPS = 10_000_000  # per file: about 20 s; timm files of ~100 factories, each a whole model built, stop here
     MAX_DEPTH = 40  # nested calls, and module trees named
     MAX_SECONDS = 5.0  # per model, a last resort: no model of the corpus comes near it
     MAX_LOOP = 1_000  # items of a range or comprehension the interpreter makes
@@ -170,6 +170,8 @@ class ModuleContext:
     sites: dict[cst.CSTNode, NodeSite] = field(default_factory=dict)
     #: Every class definition in order, by its node: a notebook redefines `class Net` cell after cell.
     class_defs: dict[cst.ClassDef, ClassInfo] = field(default_factory=dict)
+    #: The modules it imports everything from (`from .evo_norm import *`), found when first needed.
+    star_imports: list[str] | None = None
 
 
 @dataclass(eq=False)
@@ -332,8 +334,50 @@ def known(value: Any) -> bool:
     return False
 
 
+def same_value(a: Any, b: Any) -> Any:
+    """`a == b` as Python would decide it on what vglint computes with, or UNKNOWN: plain values by
+    equality; the code's classes, functions and objects by identity (`norm_layer in _NORM_ACT_TYPES`,
+    a set of timm's classes); imported names by their name. A value and an object of another kind
+    are never equal; an unknown value or a tensor is never decided."""
+    if known(a) and known(b):
+        try:
+            return a == b
+        except Exception:
+            return UNKNOWN
+    if any(v is UNKNOWN or isinstance(v, (Tensor, Bound, Param)) for v in (a, b)):
+        return UNKNOWN
+    if isinstance(a, QualRef) and isinstance(b, QualRef):
+        return a.name == b.name
+    if isinstance(a, FuncRef) and isinstance(b, FuncRef):
+        return a.node is b.node and a.bound is b.bound
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))):
+            return False
+        if len(a) != len(b):
+            return False
+        return _all_same(a, b)
+    return a is b
+
+
+def _all_same(a: Any, b: Any) -> Any:
+    outcomes = [same_value(x, y) for x, y in zip(a, b)]
+    if any(o is False for o in outcomes):
+        return False
+    return UNKNOWN if any(o is UNKNOWN for o in outcomes) else True
+
+
+def contains_value(items: list[Any], value: Any) -> Any:
+    """`value in items`, decided by `same_value`: True as soon as one item is the value, unknown
+    when none is but some could be."""
+    outcomes = [same_value(value, item) for item in items]
+    if any(o is True for o in outcomes):
+        return True
+    return UNKNOWN if any(o is UNKNOWN for o in outcomes) else False
+
+
 def clone(value: Any) -> Any:
-    """`copy.deepcopy` of a module: new layer objects with the same settings (Annotated Transformer's `clones`)."""
+    """`copy.deepcopy`: new layer objects with the same settings (Annotated Transformer's `clones`),
+    and new lists, dicts and plain objects holding copies."""
     if isinstance(value, ModuleObj):
         return ModuleObj(value.cls, value.node, list(value.args), dict(value.kwargs),
                          children=[clone(c) for c in value.children],
@@ -347,6 +391,12 @@ def clone(value: Any) -> Any:
         return copied
     if isinstance(value, list):
         return [clone(v) for v in value]
+    if isinstance(value, tuple) and not isinstance(value, NamedValues):
+        return tuple(clone(v) for v in value)
+    if isinstance(value, dict):  # timm's `[deepcopy(ba) for _ in range(rep)]`: each block its own arguments
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, PlainObject):
+        return PlainObject(value.cls, {k: clone(v) for k, v in value.attrs.items()}, value.assumed)
     return value
 
 
