@@ -135,19 +135,24 @@ class Calls:
         env = self.bind(func.node, args, kwargs, func.bound, func.closure)
         mark = len(self.reasons)
         result = None
-        generator = is_generator(func.node, self.generators)
-        if generator:
-            self.yielded.append([])
+        # timm's `for n, m in named_modules(model):` a generator runs at once, to the list of what it
+        # yields (unknown when it yields from something vglint cannot list). A function is known to
+        # be one when a `yield` of it first runs (`eval_Yield` raises `IsGenerator`): it runs again
+        # as a generator, from the start, having left no gaps.
+        generator = id(func.node) in self.generators
+        self.yielded.append([] if generator else None)
         try:
             self.exec_block(func.node.body, env, func.owner)
         except FunctionReturn as done:
             result = done.value
-        finally:
-            if generator:
-                # timm's `for n, m in named_modules(model):` a generator runs at once, to the list of
-                # what it yields (unknown when it yields from something vglint cannot list)
-                items = self.yielded.pop()
-                result = UNKNOWN if UNKNOWN_ITEMS in items else items
+        except IsGenerator:
+            self.generators.add(id(func.node))
+            del self.reasons[mark:]
+            self.yielded.pop()
+            return self._run_function(func, args, kwargs)
+        items = self.yielded.pop()
+        if generator:
+            result = UNKNOWN if UNKNOWN_ITEMS in items else items
         if len(self.reasons) > mark and self._only_a_value(func, args, kwargs, result, mark):
             # timm's `to_2tuple(img_size)` with `img_size` unknown: the branch it could not decide
             # changes only the value it returns, which is unknown, and a gap where it is used for a layer
@@ -500,12 +505,8 @@ _PURE_CALLS = frozenset({
 UNKNOWN_ITEMS = object()
 
 
-def is_generator(node: cst.FunctionDef, cache: dict[int, bool]) -> bool:
-    """A function that yields (not one of its inner functions or lambdas)."""
-    key = id(node)
-    if key not in cache:
-        cache[key] = any(isinstance(sub, cst.Yield) for sub in walk(node.body, prune=(cst.FunctionDef, cst.Lambda, cst.ClassDef)))
-    return cache[key]
+class IsGenerator(Exception):
+    """A `yield` ran in a function not yet known to be a generator."""
 
 
 def value_helper(node: cst.FunctionDef, cache: dict[int, bool]) -> bool:

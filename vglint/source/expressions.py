@@ -9,7 +9,7 @@ import libcst as cst
 
 from vglint.ir import Gap, MergeKind
 from vglint.source import consts
-from vglint.source.calls import UNKNOWN_ITEMS
+from vglint.source.calls import UNKNOWN_ITEMS, IsGenerator
 from vglint.source.statements import unknown_truth
 from vglint.source.values import (
     THIS_MODULE,
@@ -233,9 +233,11 @@ class Expressions:
         return result
 
     def eval_Yield(self, node, env, cls):
-        """What a generator yields goes to the list its call returns (`calls.is_generator`)."""
+        """What a generator yields goes to the list its call returns (`Calls._run_function`)."""
         if not self.yielded:
-            return UNKNOWN
+            return UNKNOWN  # a `yield` at module level, or in code run as no call
+        if self.yielded[-1] is None:
+            raise IsGenerator
         if isinstance(node.value, cst.From):
             items = self.iterate(self.eval(node.value.item, env, cls))
             self.yielded[-1].extend(items if items is not None else [UNKNOWN_ITEMS])

@@ -62,8 +62,8 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
         self.value_helpers: dict[int, bool] = {}  # functions that only compute a plain value (`calls.value_helper`)
-        self.generators: dict[int, bool] = {}  # functions that yield (`calls.is_generator`)
-        self.yielded: list[list[Any]] = []  # what each generator being run has yielded so far
+        self.generators: set[int] = set()  # functions known to yield, by id of their node (`Calls._run_function`)
+        self.yielded: list[list[Any] | None] = []  # per function call running: what it has yielded, if a generator
         # The first construction of each of the file's classes with plain arguments (`_DenseBlock(
         # num_layers=6, ...)` in DenseNet), by id of the class: how a class whose `__init__`
         # requires arguments is built on its own (`frontend.build_models`).

@@ -183,9 +183,17 @@ class ModuleResolution:
             value = self.module_member(value, name)
             if value is None:
                 break
+        if not base and isinstance(value, ClassInfo) and value.ctx is not None and not value.ctx.local:
+            # a plain class of another module (timm's PretrainedCfg dataclass) is read when all of it
+            # is code of the project; one derived from a class vglint cannot read (transformers'
+            # ModelOutput, an OrderedDict) stays the opaque object it was before that module was read
+            value = value if self.is_module_class(value) or self._plain_all_read(value) else None
         if match is None:
             state.resolved[key] = value
         return value
+
+    def _plain_all_read(self, info: ClassInfo) -> bool:
+        return all(isinstance(b, ClassInfo) or b in _PLAIN_BASES for c in self.mro(info) for b in self.bases_of(c))
 
     def module_ref(self, ctx: ModuleContext) -> QualRef:
         """The value of a module of the project (`model` after `import model`): a `QualRef` whose name
@@ -459,6 +467,10 @@ class _ProjectState:
             path = self.home_path if ctx is self.home else ctx.path
             self._folders[id(ctx)] = None if path is None else path.parent
         return self._folders[id(ctx)]
+
+
+#: Bases that give a class nothing vglint needs to read: `object`, and the typing helpers.
+_PLAIN_BASES = frozenset({"object", "builtins.object", "typing.Generic", "typing.Protocol"})
 
 
 @functools.lru_cache(maxsize=128)

@@ -65,9 +65,12 @@ def import_table(module: cst.Module) -> dict[str, str]:
 
 
 def star_imports(module: cst.Module) -> list[str]:
-    """The modules a module imports everything from (`from .evo_norm import *` gives `.evo_norm`)."""
+    """The modules a module imports everything from (`from .evo_norm import *` gives `.evo_norm`),
+    at run time: not those under `if TYPE_CHECKING:` (transformers' `models/auto/__init__.py`
+    star-imports its eight registries only for type checkers; at run time a lazy module answers)."""
     found = []
-    for imp in _import_statements(module.body):
+    body = [s for s in module.body if not (isinstance(s, cst.If) and dotted_name(s.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"))]
+    for imp in _import_statements(body):
         if isinstance(imp, cst.ImportFrom) and isinstance(imp.names, cst.ImportStar):
             base = dotted_name(imp.module) if imp.module is not None else ""
             found.append("." * len(imp.relative) + (base or ""))
