@@ -187,13 +187,16 @@ class ModuleResolution:
             # a plain class of another module (timm's PretrainedCfg dataclass) is read when all of it
             # is code of the project; one derived from a class vglint cannot read (transformers'
             # ModelOutput, an OrderedDict) stays the opaque object it was before that module was read
-            value = value if self.is_module_class(value) or self._plain_all_read(value) else None
+            value = value if self.is_module_class(value) or self.reads_whole(value) else None
         if match is None:
             state.resolved[key] = value
         return value
 
-    def _plain_all_read(self, info: ClassInfo) -> bool:
-        return all(isinstance(b, ClassInfo) or b in _PLAIN_BASES for c in self.mro(info) for b in self.bases_of(c))
+    def reads_whole(self, info: ClassInfo) -> bool:
+        """Every base of the class, and of its bases, is a class of the project, `nn.Module` itself
+        or one that gives it nothing to read (`object`, `typing.Generic`): all the attributes its
+        objects can have are in code vglint reads."""
+        return all(isinstance(b, ClassInfo) or b in _READ_BASES for c in self.mro(info) for b in self.bases_of(c))
 
     def module_ref(self, ctx: ModuleContext) -> QualRef:
         """The value of a module of the project (`model` after `import model`): a `QualRef` whose name
@@ -469,8 +472,9 @@ class _ProjectState:
         return self._folders[id(ctx)]
 
 
-#: Bases that give a class nothing vglint needs to read: `object`, and the typing helpers.
-_PLAIN_BASES = frozenset({"object", "builtins.object", "typing.Generic", "typing.Protocol"})
+#: Bases whose attributes vglint knows without reading them: `object`, the typing helpers, and
+#: `nn.Module` (its own attributes are `layers.MODULE_API`).
+_READ_BASES = frozenset({"object", "builtins.object", "typing.Generic", "typing.Protocol", "torch.nn.Module"})
 
 
 @functools.lru_cache(maxsize=128)

@@ -160,12 +160,6 @@ class Stdlib:
             return UNKNOWN if name in LAYER_ATTRIBUTES or RECURRENT_WEIGHT.match(name) else False
         return UNKNOWN
 
-    def reads_whole(self, info: ClassInfo) -> bool:
-        """Every base of the class, and of its bases, is a class of the project or `nn.Module`
-        itself: all the attributes its objects can have are in code vglint reads."""
-        return all(isinstance(base, ClassInfo) or base in ("torch.nn.Module", "object")
-                   for cls in self.mro(info) for base in self.bases_of(cls))  # fmt: skip
-
     def isinstance_(self, value: Any, classes: Any) -> Any:
         options = classes if isinstance(classes, (list, tuple)) else [classes]
         for option in options:
