@@ -175,6 +175,33 @@ class Gated(nn.Module):
     )
 
 
+def nested_lost_forwards(levels: int) -> str:
+    """`Level{levels}` around ... around `Level0`, whose forward loops over something unknown: each
+    level's forward is lost, and each falls back to running its modules in declared order."""
+    code = ["import torch.nn as nn", "from somewhere import mystery", "", "",
+            "class Level0(nn.Module):", "    def __init__(self):", "        super().__init__()",
+            "        self.fc = nn.Linear(8, 8)", "", "    def forward(self, x):",
+            "        for step in mystery.steps:", "            x = step(x)", "        return self.fc(x)"]
+    for level in range(1, levels + 1):
+        code += ["", "", f"class Level{level}(nn.Module):", "    def __init__(self):",
+                 "        super().__init__()", f"        self.inner = Level{level - 1}()",
+                 "        self.fc = nn.Linear(8, 8)", "", "    def forward(self, x):",
+                 "        return self.fc(self.inner(x))"]
+    return "\n".join(code) + "\n"
+
+
+def test_lost_forwards_nested_deep_are_analysed_not_skipped(project, cli):
+    # each fallback once ran every module under it again, so 14 levels took 2^14 runs of Level0
+    # and the outer models ran out of budget; a module's run on one tensor is now remembered
+    project.write("nested.py", nested_lost_forwards(14))
+    lines = cli("nested.py", "-v").stdout.splitlines()
+    assert lines[-1] == "15 models in 1 file: 0 fully analysed, 15 partly (loop in forward not followed)"
+    assert "nested.py:146: Level14: partly analysed (loop in forward not followed `for step in mystery.steps`, line 11)" in lines
+    shown = cli("inspect", "nested.py").stdout
+    assert "Level14  (approximate: loop in forward not followed" in shown
+    assert "  path:          Linear x15\n  weight layers: 15\n" in shown
+
+
 def test_a_front_end_error_skips_the_model_and_says_so(project, cli, monkeypatch):
     from vglint.source.interpret import Interpreter
 

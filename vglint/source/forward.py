@@ -62,7 +62,13 @@ class Forward:
         """Call a module on its inputs: the symbolic forward pass."""
         if isinstance(module, Instance):
             norm = self.hand_written_norm(module, args, node)
-            return self.run_forward(module, args, kwargs, node) if norm is None else norm
+            if norm is not None:
+                return norm
+            alone = args[0] if len(args) == 1 and not kwargs and isinstance(args[0], Tensor) else None
+            out = self.run_forward(module, args, kwargs, node)  # (binding its parameters empties `kwargs`)
+            if alone is not None:
+                self.remember_single_input_run(module, alone, out)
+            return out
         if not isinstance(module, ModuleObj):
             return self.passthrough(args, kwargs, node)
         if module.foreign and not is_norm_name(module.cls):
@@ -261,12 +267,28 @@ class Forward:
             return x
         if isinstance(module, ModuleObj) and module.cls == "ModuleDict":
             return self.declared_order(module, [x])
-        out = self.apply(module, [x], {}, module.node)
-        result = next((v for v in flatten_values(out) if isinstance(v, Tensor)), x)
+        done = self.single_input_runs.get(_single_input_key(module, x))
+        if done is not None and done[0] is module:
+            _, added, result = done
+        else:
+            out = self.apply(module, [x], {}, module.node)
+            result = next((v for v in flatten_values(out) if isinstance(v, Tensor)), x)
+            if result.path[: len(x.path)] != x.path:
+                return Tensor(_without_cuts(result.path), result.root, result.tags)
+            added = result.path[len(x.path):]
         # a cut inside a submodule says nothing of a chain vglint only guessed: the cut rules must
         # not read one into it (a positional table under no_grad after a projection)
-        prefix = len(x.path) if result.path[: len(x.path)] == x.path else 0
-        return Tensor(result.path[:prefix] + _without_cuts(result.path[prefix:]), result.root, result.tags)
+        return Tensor(x.path + _without_cuts(added), result.root, result.tags)
+
+    def remember_single_input_run(self, module: Instance, x: Tensor, out: Any) -> None:
+        """Keep what `module` added to `x`, run on it alone, for the declared-order fallback
+        (`run_in_order`), which runs the modules of a forward it lost on one tensor each. A lost
+        forward inside a lost forward would otherwise run every module under it again at each
+        level of nesting (transformers' heads around a model around an encoder around layers),
+        each time adding to the same input what it added before."""
+        result = next((v for v in flatten_values(out) if isinstance(v, Tensor)), x)
+        if result.path[: len(x.path)] == x.path:
+            self.single_input_runs[_single_input_key(module, x)] = (module, result.path[len(x.path):], result)
 
     def leaves(self, obj: Any) -> list[ModuleObj]:
         found: list[ModuleObj] = []
@@ -383,10 +405,28 @@ def transformer_stack(module: ModuleObj) -> TransformerStack | None:
     return None
 
 
+def _last_depth_step(x: Tensor) -> Any:
+    """The last step on `x`'s path that counts as depth: a merge, or a layer other than a dropout,
+    a reshape or the like."""
+    return next((step for step in reversed(x.path) if not isinstance(step, Layer) or step.kind.counts_as_depth), None)
+
+
+def _single_input_key(module: Any, x: Tensor) -> tuple:
+    """What a module's run on `x` alone depends on, besides the module: everything of `x` but the
+    steps of its path before the last one that counts (which `_fits` reads)."""
+    shape = x.shape
+    if shape is not None:
+        try:
+            hash(shape)
+        except TypeError:  # a shape with a list in it
+            shape = repr(shape)
+    return id(module), x.root, x.tags, shape, x.made_by, id(_last_depth_step(x))
+
+
 def _fits(x: Tensor, module: Any, leaves) -> bool:
     """False when `module` starts with a Linear whose input size is not the output size of the last
     Linear on `x`'s path (both known): it cannot take `x` as its input."""
-    last = next((step for step in reversed(x.path) if not isinstance(step, Layer) or step.kind.counts_as_depth), None)
+    last = _last_depth_step(x)
     first = module if isinstance(module, ModuleObj) and module.cls not in CONTAINERS else next(iter(leaves(module)), None)
     if not (isinstance(last, Layer) and last.op == "Linear" and isinstance(first, ModuleObj) and first.cls == "Linear"):
         return True

@@ -44,7 +44,7 @@ from vglint.source.sites import Locator, NodeSite
 from vglint.source.statements import Statements
 from vglint.source.stdlib import Stdlib
 from vglint.source.torch_semantics import TorchSemantics
-from vglint.source.values import Budget, ClassInfo, ModuleContext
+from vglint.source.values import Budget, ClassInfo, Instance, LayerPath, ModuleContext, Tensor
 
 
 class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, Stdlib, TorchSemantics, Forward):
@@ -54,7 +54,9 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         path = Path(filename) if filename.endswith(".py") else None
         self.ctx = self._context(module, imports, locator, path, local=True)
         self.siblings: dict[Path, ModuleContext | None] = {}
-        self._bases: dict[int, list[Any]] = {}
+        self._bases: dict[int, list[Any]] = {}  # `bases_of`, `mro` and `base_names`, by id of the class
+        self._mros: dict[int, list[ClassInfo]] = {}
+        self._base_names: dict[int, frozenset[str]] = {}
         self._module_classes: dict[int, tuple[ClassInfo, bool]] = {}  # `is_module_class`, by id of the class
         # the methods that run each node type (`eval_Name`, `exec_If`), by node type, or None
         self.evaluators: dict[type, Any] = {}
@@ -74,6 +76,8 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         # with an unknown `make_norm`, a loop in forward): the model graph's reasons.
         self.reasons: list[Reason] = []
         self.recurrences: list[Layer] = []  # recurrences written out in forward, as recurrent layers
+        # What each module of the current model gave when run on one tensor alone (`Forward.run_in_order`)
+        self.single_input_runs: dict[tuple, tuple[Instance, LayerPath, Tensor]] = {}
         # Module-level `name = value` statements of the checked file and the value each one bound.
         self.module_assignments: list[tuple[cst.Name, Any]] = []
         self.assumptions: dict[str, None] = {}  # config values read from a config built with its defaults
@@ -114,6 +118,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.reasons = []
         self.recurrences = []
         self.assumptions = {}
+        self.single_input_runs = {}
 
     def site(self, node: cst.CSTNode) -> NodeSite:
         """One site per node, so facts about a node (a tensor fed to a layer) can be keyed by it."""

@@ -328,9 +328,15 @@ class ModuleResolution:
                 cached = self._bases[id(info)] = [self.resolve_base(base) for base in info.bases]
         return cached
 
-    def base_names(self, info: ClassInfo, seen: set[int] | None = None) -> set[str]:
-        """Qualified names of every base, through classes of the same file (or package)."""
-        seen = set() if seen is None else seen
+    def base_names(self, info: ClassInfo) -> frozenset[str]:
+        """Qualified names of every base, through classes of the same file (or package); worked out
+        once per class, as its bases are (each forward and method lookup asks)."""
+        names = self._base_names.get(id(info))
+        if names is None:
+            names = self._base_names[id(info)] = frozenset(self._collect_base_names(info, set()))
+        return names
+
+    def _collect_base_names(self, info: ClassInfo, seen: set[int]) -> set[str]:
         if id(info) in seen:
             return set()
         seen.add(id(info))
@@ -338,19 +344,23 @@ class ModuleResolution:
         for resolved in self.bases_of(info):
             if isinstance(resolved, ClassInfo):
                 names.add(resolved.name)
-                names |= self.base_names(resolved, seen)
+                names |= self._collect_base_names(resolved, seen)
             elif resolved is not None:
                 names.add(resolved)
         return names
 
     def mro(self, info: ClassInfo) -> list[ClassInfo]:
-        order, todo = [], [info]
-        while todo:
-            current = todo.pop(0)
-            if current in order:
-                continue
-            order.append(current)
-            todo.extend(b for b in self.bases_of(current) if isinstance(b, ClassInfo))
+        """The class and its bases of the project, in lookup order; worked out once per class."""
+        order = self._mros.get(id(info))
+        if order is None:
+            order, todo = [], [info]
+            while todo:
+                current = todo.pop(0)
+                if any(current is done for done in order):
+                    continue
+                order.append(current)
+                todo.extend(b for b in self.bases_of(current) if isinstance(b, ClassInfo))
+            self._mros[id(info)] = order
         return order
 
     def is_module_class(self, info: ClassInfo) -> bool:
