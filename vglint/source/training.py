@@ -112,11 +112,12 @@ def scan_training_code(module: cst.Module, imports: dict[str, str], text: str, f
 
 
 def _warmup(text: str) -> FixedSite | None:
-    """Where the text schedules a learning-rate warm-up: a regex, as it runs on every file. An ASCII
-    text without the words the regex looks for is answered first: the search is slow (it tries
-    its pattern at every word) and such text matches nothing."""
-    lowered = text.lower() if text.isascii() else None
-    if lowered is not None and not any(word in lowered for word in ("warm", "onecyclelr", "linearlr")):
+    """Where the text schedules a learning-rate warm-up: a regex, as it runs on every file. Text
+    without the words the regex looks for is answered first: the search is slow (it tries its
+    pattern at every word) and such text matches nothing. (Of the letters of those words, only
+    the `i` of LinearLR has a non-ASCII case variant the regex would take, `İ`: no torch name.)"""
+    lowered = text.lower()
+    if not any(word in lowered for word in ("warm", "onecyclelr", "linearlr")):
         return None
     match = _WARMUP.search(text)
     if match is None:
