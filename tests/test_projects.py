@@ -68,6 +68,15 @@ def test_import_module_as_alias_then_attribute(project, cli):
     assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
 
 
+def test_a_module_added_between_two_runs_is_found_by_the_second(project, cli):
+    """The files of a project are looked up once per run, not once per process: a watch, an
+    editor or a second run in the same process sees the module that was written since."""
+    project.write("main.py", "import blocks as b\n\nmodel = b.Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101", "--no-cache")) == []
+    project.write("blocks.py", SIGMOID_BLOCKS)
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101", "--no-cache")) == [f"main.py:3:1 {CHAIN}"]
+
+
 def test_package_reexport_and_submodule_attribute(project, cli):
     """`from nets import Deep` through nets/__init__.py, and `import nets.blocks` then `nets.blocks.Deep()`."""
     project.write("nets/__init__.py", "from .blocks import Deep\n")

@@ -29,6 +29,7 @@ from vglint.notebook import NotebookError, is_notebook, read_notebook
 from vglint.rules import RULES_BY_CODE, Rule, select_codes
 from vglint.rules.meta import UnusedNoqa
 from vglint.source.frontend import SourceFrontend
+from vglint.source.project import forget_files
 from vglint.suppressions import ALL, parse_suppressions, unused_directives
 
 STDIN = "-"
@@ -176,6 +177,7 @@ def _unparsable(rules: list[Rule], filename: str, span: Span, detail: str) -> tu
 def check_source(source: bytes, filename: str, rules: list[Rule], settings: Settings) -> tuple[list[Finding], list[str]]:
     """Findings for one file's bytes (a notebook's when `filename` ends in .ipynb), after
     suppressions; and internal errors, if any."""
+    forget_files()  # an editor's or flake8's check: the files may have changed since the last one
     check = _check_notebook if is_notebook(filename) else _check_source
     findings, _warnings, errors, _coverage = check(source, filename, rules, settings)
     return findings, errors
@@ -383,6 +385,7 @@ def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_ex
     With `cache_dir`, files whose results are cached there are not analysed again (stdin never is
     cached). `progress(done, total)` is called as files are done."""
     result = Result()
+    forget_files()  # files may have come and gone since the last run (`--watch`)
     files, result.warnings = discover([p for p in paths if p != STDIN], settings, force_exclude)
     tasks = [(str(f), display_name(f), settings, detail) for f in files]
     cache = Cache(cache_dir, settings, selected_codes(settings), detail) if cache_dir is not None else None

@@ -37,6 +37,22 @@ NOT_PROJECT_FOLDERS = frozenset({
 NEVER_FOLLOWED = frozenset(sys.stdlib_module_names) | {"torch", "F", "__future__", "__main__"}
 
 
+#: What depends only on which files exist, shared by the files of one run (transformers' 530 model
+#: files each looked up the same twenty modules, a dozen `stat` calls each): module files by
+#: (project root, folder, name), project roots and import bases by folder. `forget_files` clears
+#: them when a run starts, as files may have come and gone since the last one.
+_found_in_run: dict[tuple[Path, Path, str], Path | None] = {}
+_roots_in_run: dict[Path, Path] = {}
+_bases_in_run: dict[Path, Path] = {}
+
+
+def forget_files() -> None:
+    """Look at the files afresh: a new run (of the CLI, a watch, an editor's check) begins."""
+    _found_in_run.clear()
+    _roots_in_run.clear()
+    _bases_in_run.clear()
+
+
 class Project:
     """One project: its root (resolved), and the module files found in it, each looked up once."""
 
@@ -63,7 +79,10 @@ class Project:
         package; None when it is not a module of the project."""
         key = (folder, name)
         if key not in self._found:
-            self._found[key] = self._find(name, folder)
+            shared = (self.root, folder, name)
+            if shared not in _found_in_run:
+                _found_in_run[shared] = self._find(name, folder)
+            self._found[key] = _found_in_run[shared]
         return self._found[key]
 
     def _find(self, name: str, folder: Path) -> Path | None:
@@ -126,19 +145,30 @@ def _locate(folder: Path, name: str) -> Path | None:
 def import_base(folder: Path) -> Path:
     """The folder above the top-level package that `folder` is in (`src/` for src/mypkg/models),
     or `folder` itself when it is no package."""
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
-        folder = folder.parent
-    return folder
+    start = folder
+    if start not in _bases_in_run:
+        while (folder / "__init__.py").is_file() and folder.parent != folder:
+            folder = folder.parent
+        _bases_in_run[start] = folder
+    return _bases_in_run[start]
 
 
 def find_project(path: Path) -> Project:
     """The project of the file at `path` (resolved)."""
     folder = path.parent
-    for candidate in (folder, *folder.parents):
-        if candidate.name in NOT_PROJECT_FOLDERS:
-            # an installed package (site-packages/transformers/...): only that package is its project
-            inside = path.relative_to(candidate).parts
-            return Project(candidate / inside[0] if len(inside) > 1 else path)
-        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
-            return Project(candidate)
-    return Project(import_base(folder))
+    if folder not in _roots_in_run:
+        for candidate in (folder, *folder.parents):
+            if candidate.name in NOT_PROJECT_FOLDERS:
+                # an installed package (site-packages/transformers/...): only that package is its
+                # project; a module right in site-packages is a project of its own
+                inside = path.relative_to(candidate).parts
+                if len(inside) == 1:
+                    return Project(path)
+                _roots_in_run[folder] = candidate / inside[0]
+                break
+            if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+                _roots_in_run[folder] = candidate
+                break
+        else:
+            _roots_in_run[folder] = import_base(folder)
+    return Project(_roots_in_run[folder])
