@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +63,13 @@ class ModuleResolution:
         ModuleResolution._collect(ctx)
         return ctx
 
-    @contextmanager
-    def entered(self, ctx: ModuleContext | None) -> Iterator[None]:
-        """Run code with the names of the module it is defined in."""
+    def entered(self, ctx: ModuleContext | None) -> AbstractContextManager[None]:
+        """Run code with the names of the module it is defined in. (Every call of a function and
+        every instantiation asks: nearly always for the module already in force, which costs
+        nothing, so this is no generator-based context manager.)"""
         if ctx is None or ctx is self.ctx:
-            yield
-            return
-        outer, self.ctx = self.ctx, ctx
-        reasons, mark = self.reasons, len(self.reasons)
-        try:
-            yield
-        finally:
-            self.ctx = outer
-            if not ctx.local and any(r.gap is Gap.UNKNOWN_BRANCH for r in reasons[mark:]):
-                harmless = harmless_branches(ctx.module)  # the gap of an `if` that cannot change a model goes
-                reasons[mark:] = [r for r in reasons[mark:]
-                                  if r.gap is not Gap.UNKNOWN_BRANCH or getattr(r.site, "node", None) not in harmless]  # fmt: skip
+            return _STAYING
+        return _Entered(self, ctx)
 
     def project_module(self, name: str) -> ModuleContext | None:
         """The module `name` (`model`, `models.rnn`, `.blocks`, `..layers`, `mypkg.layers`) as the
@@ -455,6 +446,31 @@ class ModuleResolution:
                 target = item.targets[0].target  # what this very statement bound (`model = Net()`)
                 self.module_assignments.append((target, self.globals.get(target.value)))
         return self.globals
+
+
+_STAYING = nullcontext()
+
+
+class _Entered:
+    """`ModuleResolution.entered` another module: its names while inside; on the way out, the
+    gaps of its `if`s that cannot change a model are dropped."""
+
+    def __init__(self, resolution: ModuleResolution, ctx: ModuleContext) -> None:
+        self.resolution, self.ctx = resolution, ctx
+
+    def __enter__(self) -> None:
+        resolution = self.resolution
+        self.outer, resolution.ctx = resolution.ctx, self.ctx
+        self.reasons = resolution.reasons
+        self.mark = len(self.reasons)
+
+    def __exit__(self, *exc: object) -> None:
+        self.resolution.ctx = self.outer
+        reasons, mark = self.reasons, self.mark
+        if not self.ctx.local and any(r.gap is Gap.UNKNOWN_BRANCH for r in reasons[mark:]):
+            harmless = harmless_branches(self.ctx.module)  # the gap of an `if` that cannot change a model goes
+            reasons[mark:] = [r for r in reasons[mark:]
+                              if r.gap is not Gap.UNKNOWN_BRANCH or getattr(r.site, "node", None) not in harmless]  # fmt: skip
 
 
 _MODULE_REF = re.compile(r"^(<module [^>]*>)((?:\.\w+)*)$")

@@ -3,6 +3,7 @@ expressions are."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -416,6 +417,7 @@ def _unpacked(items: list[Any] | None, elements: Sequence[cst.BaseElement]) -> l
     return [*items[:star], items[star:len(items) - after], *items[len(items) - after:]]
 
 
+@functools.lru_cache(maxsize=4096)  # by the node's identity: an `if` is asked again in every model that runs it
 def _has_call(node: cst.CSTNode) -> bool:
     """A call or a lambda anywhere in `node`."""
     return any(isinstance(sub, (cst.Call, cst.Lambda)) for sub in walk(node))
