@@ -77,6 +77,25 @@ def test_a_module_added_between_two_runs_is_found_by_the_second(project, cli):
     assert seen(cli("main.py", "--output-format", "json", "--select", "VG101", "--no-cache")) == [f"main.py:3:1 {CHAIN}"]
 
 
+def test_a_class_of_another_module_with_bases_over_several_lines(project, cli):
+    """Another module's class is known by its bases before its body is read: bases written over
+    several lines, a mixin whose body is never needed, and a keyword that is no base."""
+    project.write("blocks.py", SIGMOID_BLOCKS.replace("class Deep(nn.Module):", """\
+class Logged:
+    def log(self):
+        return None
+
+
+class Deep(
+    Logged,
+    (nn.
+     Module),
+    metaclass=type,
+):"""))
+    project.write("main.py", "import blocks as b\n\nmodel = b.Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
+
+
 def test_package_reexport_and_submodule_attribute(project, cli):
     """`from nets import Deep` through nets/__init__.py, and `import nets.blocks` then `nets.blocks.Deep()`."""
     project.write("nets/__init__.py", "from .blocks import Deep\n")

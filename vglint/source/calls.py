@@ -160,13 +160,18 @@ class Calls:
             return UNKNOWN
         return result
 
+    def value_helpers_of(self, func: FuncRef) -> dict[int, bool]:
+        """The `value_helper` answers of the module `func` is defined in."""
+        ctx = func.ctx or (func.owner.ctx if func.owner is not None else None) or self.ctx
+        return ctx.value_helpers
+
     def _only_a_value(self, func: FuncRef, args: list[Any], kwargs: dict[str, Any], result: Any, mark: int) -> bool:
         """Whether the gaps a call left since `mark` are all branches on unknown values inside a
         function that can do nothing but compute a plain value (see `value_helper`), called on and
         returning plain data: which way a branch went changes only the number it returns."""
         if any(reason.gap is not Gap.UNKNOWN_BRANCH for reason in self.reasons[mark:]):
             return False
-        if not value_helper(func.node, self.value_helpers):
+        if not value_helper(func.node, self.value_helpers_of(func)):
             return False
         values = flatten_values([list(args), list(kwargs.values()), result])
         # plain data only: a class or function chosen by the branch (`return nn.Sigmoid`) may make a layer

@@ -63,7 +63,6 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self.executors: dict[type, Any] = {}
         self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
-        self.value_helpers: dict[int, bool] = {}  # functions that only compute a plain value (`calls.value_helper`)
         self.generators: set[int] = set()  # functions known to yield, by id of their node (`Calls._run_function`)
         self.yielded: list[list[Any] | None] = []  # per function call running: what it has yielded, if a generator
         # The first construction of each of the file's classes with plain arguments (`_DenseBlock(

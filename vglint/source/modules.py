@@ -19,7 +19,7 @@ from vglint.layers import MODULE_BASES, NN_CLASSES
 from vglint.source.module_level import LazyLevel, harmless_branches, module_level_index, module_level_items
 from vglint.source.names import canonical, dotted_name, import_table, star_imports
 from vglint.source.project import NEVER_FOLLOWED, Project, find_project, import_base
-from vglint.source.sibling_source import LazyDefinitions, SiblingSource
+from vglint.source.sibling_source import DeferredMembers, LazyDefinitions, SiblingSource
 from vglint.source.sites import SiblingLocator
 from vglint.source.stdlib import BUILTIN_FUNCTIONS
 from vglint.source.values import (
@@ -107,8 +107,9 @@ class ModuleResolution:
             module, ctx_path = source.module, path
         ctx = self._context(module, imports, SiblingLocator(module), ctx_path, local=False)
         if not path.is_dir():  # its top-level definitions are parsed when first asked for
-            ctx.classes = LazyDefinitions(source.class_lines, lambda lines: _class_info(source.definition(lines), ctx))
+            ctx.classes = LazyDefinitions(source.class_lines, lambda lines: _DeferredClassInfo(source, lines, ctx))
             ctx.functions = LazyDefinitions(source.function_lines, source.definition)
+            ctx.value_helpers = source.value_helpers
         ctx.lazy, ctx.dotted = None if level is None else LazyLevel(*level), _dotted_module(ctx_path)
         self.siblings[path] = ctx
         return ctx
@@ -514,6 +515,42 @@ def _parse_sibling(path: str, mtime_ns: int) -> tuple[SiblingSource, dict[str, s
 
 def _class_info(statement: cst.ClassDef, ctx: ModuleContext) -> ClassInfo:
     """The class `statement` of module `ctx`: its bases, methods and class-level assignments."""
+    methods, assigns = _members(statement)
+    bases = [arg.value for arg in statement.bases if arg.keyword is None]
+    info = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
+    ctx.class_defs[statement] = info
+    return info
+
+
+class _DeferredClassInfo(ClassInfo):
+    """A class of another module, its bases and the names of its members known from its
+    `ClassShape`; libcst parses its body when its node or the value of one of its members is
+    first asked for (most of a framework's mixins are only looked through for a method they lack)."""
+
+    def __init__(self, source: SiblingSource, lines: tuple[int, int], ctx: ModuleContext) -> None:  # (not the dataclass's)
+        shape = source.class_shapes[lines]
+        self.name, self.ctx, self.bases = shape.name, ctx, source.base_expressions(shape)
+        self._source, self._lines = source, lines
+        self.methods = DeferredMembers(shape.methods, lambda: self._body()[0])
+        self.assigns = DeferredMembers(shape.assigns, lambda: self._body()[1])
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "node":  # set on the instance by `_body`, after which this is not called for it
+            self._body()
+            return self.__dict__["node"]
+        raise AttributeError(name)
+
+    def _body(self) -> tuple[dict[str, cst.FunctionDef], dict[str, cst.BaseExpression]]:
+        statement = self._source.definition(self._lines)
+        assert isinstance(statement, cst.ClassDef)
+        if "node" not in self.__dict__:
+            self.__dict__["node"] = statement
+            self.ctx.class_defs[statement] = self
+        return _members(statement)
+
+
+def _members(statement: cst.ClassDef) -> tuple[dict[str, cst.FunctionDef], dict[str, cst.BaseExpression]]:
+    """A class's methods and class-level assignments (`expansion = 4`, `expansion: int = 4`), by name."""
     methods, assigns = {}, {}
     for item in statement.body.body:
         if isinstance(item, cst.FunctionDef):
@@ -527,10 +564,7 @@ def _class_info(statement: cst.ClassDef, ctx: ModuleContext) -> ClassInfo:
                 elif isinstance(small, cst.AnnAssign) and small.value is not None:
                     if isinstance(small.target, cst.Name):  # `expansion: int = 4`
                         assigns[small.target.value] = small.value
-    bases = [arg.value for arg in statement.bases if arg.keyword is None]
-    info = ClassInfo(statement, statement.name.value, bases, methods, assigns, ctx)
-    ctx.class_defs[statement] = info
-    return info
+    return methods, assigns
 
 
 def _dotted_module(path: Path) -> str | None:

@@ -16,6 +16,7 @@ import io
 import tokenize
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
@@ -37,6 +38,7 @@ class SiblingSource:
         self._lines = lines
         self.class_lines: dict[str, tuple[int, int]] = {}
         self.function_lines: dict[str, tuple[int, int]] = {}
+        self.class_shapes: dict[tuple[int, int], ClassShape] = {}
         inside: list[bool] = [False] * len(lines)
         for statement in tree.body:
             if not isinstance(statement, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -50,9 +52,23 @@ class SiblingSource:
             )
             found[statement.name] = (start, end)  # a later definition of the name wins, as it does in Python
             other.pop(statement.name, None)
+            if isinstance(statement, ast.ClassDef):
+                self.class_shapes[(start, end)] = ClassShape.of(statement)
             inside[start:end] = [True] * (end - start)
         self.module = cst.parse_module("".join(line for line, cut in zip(lines, inside) if not cut))
         self._parsed: dict[tuple[int, int], Definition] = {}
+        self.value_helpers: dict[int, bool] = {}  # `ModuleContext.value_helpers` of every file that reads it
+
+    def base_expressions(self, shape: ClassShape) -> list[cst.BaseExpression]:
+        """The positional bases of a class, parsed by libcst on their own (not its body)."""
+        bases = []
+        for line, column, end_line, end_column in shape.bases:
+            # ast's columns count UTF-8 bytes
+            text = "".join(self._lines[line - 1:end_line]).encode()
+            end = len(text) - len(self._lines[end_line - 1].encode()) + end_column
+            code = text[column:end].decode()
+            bases.append(cst.parse_expression(code if "\n" not in code else f"({code})"))
+        return bases
 
     def definition(self, lines: tuple[int, int]) -> Definition:
         """The top-level class or function on `lines`, parsed once."""
@@ -62,6 +78,58 @@ class SiblingSource:
             assert isinstance(parsed, (cst.ClassDef, cst.FunctionDef))
             self._parsed[lines] = parsed
         return self._parsed[lines]
+
+
+@dataclass(frozen=True)
+class ClassShape:
+    """What CPython's parser tells of a top-level class, enough to know what it derives from and
+    which members it has without libcst parsing its body: transformers' `GenerationMixin` (3,000
+    lines) is read by every model file whose heads derive from it, for its bases and for lookups
+    of methods it does not have."""
+
+    name: str
+    bases: tuple[tuple[int, int, int, int], ...]  # where each positional base is (ast's lines and columns)
+    methods: frozenset[str]
+    assigns: frozenset[str]  # `name = ...` and `name: T = ...` in its body
+
+    @classmethod
+    def of(cls, statement: ast.ClassDef) -> ClassShape:
+        bases = [b.value if isinstance(b, ast.Starred) else b for b in statement.bases]
+        methods = {item.name for item in statement.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        assigns = {item.targets[0].id for item in statement.body
+                   if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name)}
+        assigns |= {item.target.id for item in statement.body
+                    if isinstance(item, ast.AnnAssign) and item.value is not None and isinstance(item.target, ast.Name)}
+        where = tuple((b.lineno, b.col_offset, b.end_lineno or b.lineno, b.end_col_offset or 0) for b in bases)
+        return cls(statement.name, where, frozenset(methods), frozenset(assigns))
+
+
+class DeferredMembers(Mapping[str, Any]):
+    """A class's methods or class-level assignments: their names known from its `ClassShape`, their
+    values from its body, parsed when one is first asked for (`load`)."""
+
+    def __init__(self, names: frozenset[str], load: Callable[[], dict[str, Any]]) -> None:
+        self._names = names
+        self._load = load
+        self._values: dict[str, Any] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names if self._values is None else name in self._values
+
+    def __getitem__(self, name: str) -> Any:
+        if self._values is None:
+            if name not in self._names:
+                raise KeyError(name)
+            self._values = self._load()
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        if self._values is None:
+            self._values = self._load()
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._names) if self._values is None else len(self._values)
 
 
 class LazyDefinitions(Mapping[str, Any]):

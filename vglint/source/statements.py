@@ -373,7 +373,7 @@ class Statements:
             return True
         if isinstance(call.func, cst.Name):
             callee = self.eval(call.func, env, None)
-            if isinstance(callee, FuncRef) and value_helper(callee.node, self.value_helpers):
+            if isinstance(callee, FuncRef) and value_helper(callee.node, self.value_helpers_of(callee)):
                 return False
         head = name.split(".")[0]
         if "." not in name and name in NO_LAYER_BUILTINS and name not in env and name not in self.globals:

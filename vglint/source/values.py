@@ -172,6 +172,9 @@ class ModuleContext:
     class_defs: dict[cst.ClassDef, ClassInfo] = field(default_factory=dict)
     #: The modules it imports everything from (`from .evo_norm import *`), found when first needed.
     star_imports: list[str] | None = None
+    #: Which of its functions only compute a plain value (`calls.value_helper`), by id of the node:
+    #: another module's are shared by every file that reads it, as its parsed source is.
+    value_helpers: dict[int, bool] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
