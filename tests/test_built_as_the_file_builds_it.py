@@ -162,3 +162,36 @@ def test_a_call_with_arguments_that_are_not_literals_is_not_assumed(project, cli
         result.stdout.splitlines()[0]
         == "script.py:4: Block: partly analysed (unknown container item `nn.ModuleList`, line 7)"
     )
+
+
+#: Two blocks built by Net: Block at line 27 (a call over two lines), Stem at line 29.
+TWO_BLOCKS_BUILT_BY_NET = BLOCK_BUILT_BY_NET.replace("""class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = Block(16, 6)
+""", """class Stem(nn.Module):
+    def __init__(self, width, depth):
+        super().__init__()
+        self.layers = nn.Sequential(*[nn.Linear(width, width) for _ in range(depth)])
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = Block(
+            16, 6)
+        self.stem = Stem(16, 20)
+""")
+
+
+def test_each_block_names_the_line_of_its_own_construction(project, cli):
+    project.write("net.py", TWO_BLOCKS_BUILT_BY_NET)
+    assert TWO_BLOCKS_BUILT_BY_NET.splitlines()[26:29] == ["        self.body = Block(", "            16, 6)",
+                                                          "        self.stem = Stem(16, 20)"]
+    result = cli("net.py", "--output-format", "json")
+    assumed = {f["model"]: f["evidence"].get("assumed") for f in json.loads(result.stdout) if f["model"] in ("Block", "Stem")}
+    assert assumed == {"Block": ["the arguments of its construction at line 27"],
+                       "Stem": ["the arguments of its construction at line 29"]}

@@ -20,6 +20,7 @@ class Locator:
     def __init__(self, module: cst.Module) -> None:
         self.module = module
         self._positions: Any = None
+        self._call_lines: dict[cst.CSTNode, int] = {}  # lines of the calls passed by `line`'s code generations
 
     def span(self, node: cst.CSTNode) -> Span:
         if self._positions is None:
@@ -33,8 +34,12 @@ class Locator:
         """The line `span(node)` starts on. Until a span is asked for, without the positions of the
         whole file (a code generation that tracks them costs twice the parse): the code is
         generated up to the node, counting lines only."""
+        if node in self._call_lines:
+            return self._call_lines[node]
         if self._positions is None and not isinstance(node, cst.IndentedBlock):  # its start is its first statement's
-            state = _LineCounter(self.module, node)
+            # the calls it passes on the way are kept: the models of a file ask for the lines of
+            # their constructions last to first, so one generation answers them all
+            state = _LineCounter(self.module, node, self._call_lines)
             try:
                 self.module._codegen(state)
             except _Found as found:
@@ -55,9 +60,10 @@ class _LineCounter(CodegenState):
     as `PositionProvider` sees it (where its syntactic position is recorded, or else where its
     code begins)."""
 
-    def __init__(self, module: cst.Module, target: cst.CSTNode) -> None:
+    def __init__(self, module: cst.Module, target: cst.CSTNode, call_lines: dict[cst.CSTNode, int]) -> None:
         super().__init__(module.default_indent, module.default_newline)
         self.target = target
+        self.call_lines = call_lines
         self.lines = 1
         self.target_begins = 1
 
@@ -80,6 +86,8 @@ class _LineCounter(CodegenState):
     def record_syntactic_position(self, node: cst.CSTNode, **hoisted: Any) -> Iterator[None]:
         if node is self.target:
             raise _Found(self.lines)
+        if type(node) is cst.Call:
+            self.call_lines[node] = self.lines
         yield
 
 
