@@ -273,3 +273,44 @@ def test_inspect_names_skipped_models(small_project, cli):
         "vglint: warning: c_budget.py:8: Search: skipped (analysis budget)",
         "vglint: warning: c_budget.py:15: Loops: skipped (analysis budget)",
     ]
+
+
+def test_a_model_used_through_methods_runs_its_own_not_a_framework_base(project, cli):
+    # with no forward, the model is run through its public methods; a framework's method that
+    # drives a model (another module's `generate`, calling it step after step) is not one of them:
+    # it was read as eight copies of the model stacked (VG101, VG102 and VG103)
+    project.write("framework.py", """\
+import torch.nn as nn
+
+
+class GenerationMixin:
+    def generate(self, inputs, steps=8):
+        for _ in range(steps):
+            inputs = self.get_action(inputs)
+        return inputs
+
+
+class PreTrainedModel(nn.Module, GenerationMixin):
+    pass
+""")
+    project.write("agent.py", """\
+import torch.nn as nn
+from framework import PreTrainedModel
+
+
+class Agent(PreTrainedModel):
+    def __init__(self):
+        super().__init__()
+        self.actor = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 2))
+
+    def get_action(self, x):
+        return self.actor(x)
+""")
+    result = cli("agent.py", "-v", "--output-format", "concise")
+    assert result.stdout.splitlines() == [
+        "agent.py:5: Agent: fully analysed",
+        "All checks passed! (1 file checked)",
+        "1 model in 1 file: 1 fully analysed",
+    ]
+    shown = cli("inspect", "agent.py").stdout
+    assert "path:          Linear -> tanh -> Linear\n" in shown

@@ -214,15 +214,25 @@ class Forward:
     def through_methods(self, instance: Instance, args: list[Any]) -> Any:
         """A module with no `forward` that its code uses through methods instead (cleanrl's
         `get_value(x)` and `get_action_and_value(x)`): each public method that takes an input runs
-        on it, and the tensors they return are the model's outputs, branches from the input."""
+        on it, and the tensors they return are the model's outputs, branches from the input. Only
+        the methods of its class and of the bases defined with it, in its module: a framework's
+        (transformers' `GenerationMixin.generate`, `PreTrainedModel.save_pretrained`) drive a model
+        and are not how its code uses it. Run on a tensor, they had read `generate`'s loop as copies
+        of the model stacked, added a hundred gaps to models with no layers, and cost more than the
+        rest of their file (`generate_batch` on Qwen3-Omni)."""
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not tensors:
             return None
         outputs: list[Tensor] = []
         for cls in self.mro(instance.cls):
-            for name, method in cls.methods.items():
+            if cls.ctx is not instance.cls.ctx:
+                continue
+            for name in cls.methods:
+                if name.startswith("_"):
+                    continue
+                method = cls.methods[name]
                 params = [*method.params.posonly_params, *method.params.params][1:]
-                if name.startswith("_") or not params or params[0].default is not None:
+                if not params or params[0].default is not None:
                     continue
                 try:
                     result = self.call_function(FuncRef(method, instance, cls), [tensors[0]], {})
