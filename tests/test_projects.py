@@ -96,6 +96,78 @@ class Deep(
     assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
 
 
+def test_another_modules_class_members_read_one_by_one(project, cli):
+    """Another module's methods and class attributes are parsed one at a time as the model needs
+    them: a decorated method defined twice (the later one counts), an attribute written over several
+    lines, and a class whose body shares the line of its colon (read whole; its attribute had been
+    listed and not found, and the KeyError lost the checked file's module level)."""
+    project.write("blocks.py", """\
+import torch.nn as nn
+
+
+def traced(method):
+    return method
+
+
+class Sizes: extra = 2
+
+
+class Base(nn.Module):
+    depth = (
+        4
+    )
+
+    def forward(self, x):
+        return x
+
+    @traced
+    def forward(self, x):
+        return self.body(x)
+
+
+class Block(nn.Module):
+    def __init__(self, width=32):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.act = nn.Sigmoid()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class Deep(Base):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(*[Block() for _ in range(self.depth + Sizes.extra)])
+""")
+    project.write("main.py", "from blocks import Deep\n\nmodel = Deep()\n")
+    assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
+
+
+def test_a_class_body_on_the_line_of_its_colon_is_read(project, cli):
+    project.write("main.py", """\
+import torch.nn as nn
+
+
+class Sizes: depth = 6
+
+
+class Deep(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(Sizes.depth)])
+
+    def forward(self, x):
+        return self.body(x)
+""")
+    result = cli("main.py", "-v", "--output-format", "concise", "--select", "VG101")
+    assert result.stdout.splitlines()[:2] == [
+        "main.py:10:68: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip "
+        "connection between them",
+        "main.py:7: Deep: fully analysed",
+    ]
+
+
 def test_package_reexport_and_submodule_attribute(project, cli):
     """`from nets import Deep` through nets/__init__.py, and `import nets.blocks` then `nets.blocks.Deep()`."""
     project.write("nets/__init__.py", "from .blocks import Deep\n")

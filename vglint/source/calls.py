@@ -280,9 +280,15 @@ class Calls:
     def dataclass_fields(self, info: ClassInfo) -> list[tuple[str, cst.BaseExpression | None]] | None:
         """The fields of a `@dataclass` or `NamedTuple` class, bases first, with their default
         expressions (None for a field without one); None for any other class. A subclass of a class
-        marked `@dataclass_transform` (PEP 681: transformers' `PreTrainedConfig`) is a dataclass too."""
-        is_dataclass = decorated(info.node, "dataclass") or any(
-            decorated(base.node, "dataclass_transform") for base in self.mro(info)[1:])  # fmt: skip
+        marked `@dataclass_transform` (PEP 681: transformers' `PreTrainedConfig`) is a dataclass too.
+        Worked out once per class: transformers' model outputs are built at the end of every forward."""
+        known = self._dataclass_fields.get(id(info))
+        if known is None:
+            known = self._dataclass_fields[id(info)] = (info, self._find_dataclass_fields(info))
+        return known[1]
+
+    def _find_dataclass_fields(self, info: ClassInfo) -> list[tuple[str, cst.BaseExpression | None]] | None:
+        is_dataclass = info.decorated("dataclass") or any(base.decorated("dataclass_transform") for base in self.mro(info)[1:])
         if not is_dataclass and not {"typing.NamedTuple", "NamedTuple"} & self.base_names(info):
             return None
         fields: dict[str, cst.BaseExpression | None] = {}

@@ -58,6 +58,7 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         self._mros: dict[int, list[ClassInfo]] = {}
         self._base_names: dict[int, frozenset[str]] = {}
         self._module_classes: dict[int, tuple[ClassInfo, bool]] = {}  # `is_module_class`, by id of the class
+        self._dataclass_fields: dict[int, tuple[ClassInfo, Any]] = {}  # `Calls.dataclass_fields`, by id of the class
         # the methods that run each node type (`eval_Name`, `exec_If`), by node type, or None
         self.evaluators: dict[type, Any] = {}
         self.executors: dict[type, Any] = {}

@@ -530,9 +530,26 @@ class _DeferredClassInfo(ClassInfo):
     def __init__(self, source: SiblingSource, lines: tuple[int, int], ctx: ModuleContext) -> None:  # (not the dataclass's)
         shape = source.class_shapes[lines]
         self.name, self.ctx, self.bases = shape.name, ctx, source.base_expressions(shape)
-        self._source, self._lines = source, lines
-        self.methods = DeferredMembers(shape.methods, lambda: self._body()[0])
-        self.assigns = DeferredMembers(shape.assigns, lambda: self._body()[1])
+        self._source, self._lines, self._shape = source, lines, shape
+        self.methods = DeferredMembers(shape.methods, lambda name: self._member(0, name), lambda: self._body()[0])
+        self.assigns = DeferredMembers(shape.assigns, lambda name: self._member(1, name), lambda: self._body()[1])
+
+    def decorated(self, name: str) -> bool:
+        return name in self._shape.decorators
+
+    def may_mention(self, word: str) -> bool:
+        return "node" in self.__dict__ or word in self._source.text(self._lines)
+
+    def _member(self, kind: int, name: str) -> Any:
+        """One method (`kind` 0) or class-level assignment (1), parsed on its own; None where its
+        lines do not parse alone (a statement sharing the line of the class's colon)."""
+        lines = self._shape.member_lines.get(("method" if kind == 0 else "assign", name))
+        if lines is None:
+            return None
+        try:
+            return _members(self._source.class_member(lines))[kind].get(name)
+        except Exception:
+            return None
 
     def __getattr__(self, name: str) -> Any:
         if name == "node":  # set on the instance by `_body`, after which this is not called for it
@@ -552,10 +569,11 @@ class _DeferredClassInfo(ClassInfo):
 def _members(statement: cst.ClassDef) -> tuple[dict[str, cst.FunctionDef], dict[str, cst.BaseExpression]]:
     """A class's methods and class-level assignments (`expansion = 4`, `expansion: int = 4`), by name."""
     methods, assigns = {}, {}
-    for item in statement.body.body:
+    body = statement.body
+    for item in [body] if isinstance(body, cst.SimpleStatementSuite) else body.body:  # `class Sizes: extra = 2`
         if isinstance(item, cst.FunctionDef):
             methods[item.name.value] = item
-        elif isinstance(item, cst.SimpleStatementLine):
+        elif isinstance(item, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in item.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:
                     target = small.targets[0].target

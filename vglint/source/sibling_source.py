@@ -16,7 +16,7 @@ import io
 import tokenize
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
@@ -57,10 +57,16 @@ class SiblingSource:
             inside[start:end] = [True] * (end - start)
         self.module = cst.parse_module("".join(line for line, cut in zip(lines, inside) if not cut))
         self._parsed: dict[tuple[int, int], Definition] = {}
+        self._members: dict[tuple[int, int], cst.ClassDef] = {}
+        self._bases: dict[ClassShape, list[cst.BaseExpression]] = {}
         self.value_helpers: dict[int, bool] = {}  # `ModuleContext.value_helpers` of every file that reads it
 
     def base_expressions(self, shape: ClassShape) -> list[cst.BaseExpression]:
-        """The positional bases of a class, parsed by libcst on their own (not its body)."""
+        """The positional bases of a class, parsed by libcst on their own (not its body), once per
+        process: every checked file that reads the module asks again (transformers' model files
+        asked eleven thousand times for the bases of a few hundred classes)."""
+        if shape in self._bases:
+            return self._bases[shape]
         bases = []
         for line, column, end_line, end_column in shape.bases:
             # ast's columns count UTF-8 bytes
@@ -68,6 +74,7 @@ class SiblingSource:
             end = len(text) - len(self._lines[end_line - 1].encode()) + end_column
             code = text[column:end].decode()
             bases.append(cst.parse_expression(code if "\n" not in code else f"({code})"))
+        self._bases[shape] = bases
         return bases
 
     def definition(self, lines: tuple[int, int]) -> Definition:
@@ -78,6 +85,21 @@ class SiblingSource:
             assert isinstance(parsed, (cst.ClassDef, cst.FunctionDef))
             self._parsed[lines] = parsed
         return self._parsed[lines]
+
+    def text(self, lines: tuple[int, int]) -> str:
+        start, end = lines
+        return "".join(self._lines[start:end])
+
+    def class_member(self, lines: tuple[int, int]) -> cst.ClassDef:
+        """A class holding only the method or class-level assignment on `lines` of a class body,
+        parsed once: transformers' `PreTrainedModel` (5,000 lines) is read for a few methods and
+        attributes by every model file, and its body whole cost as much as a model file."""
+        if lines not in self._members:
+            start, end = lines
+            parsed = cst.parse_module("class _:\n" + "".join(self._lines[start:end])).body[0]
+            assert isinstance(parsed, cst.ClassDef)
+            self._members[lines] = parsed
+        return self._members[lines]
 
 
 @dataclass(frozen=True)
@@ -91,42 +113,77 @@ class ClassShape:
     bases: tuple[tuple[int, int, int, int], ...]  # where each positional base is (ast's lines and columns)
     methods: frozenset[str]
     assigns: frozenset[str]  # `name = ...` and `name: T = ...` in its body
+    decorators: frozenset[str]  # the last name of each (`dataclass` for `@dataclasses.dataclass(frozen=True)`)
+    # the lines (as `SiblingSource.class_lines` counts them) of the last definition of each member
+    member_lines: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def of(cls, statement: ast.ClassDef) -> ClassShape:
         bases = [b.value if isinstance(b, ast.Starred) else b for b in statement.bases]
-        methods = {item.name for item in statement.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        assigns = {item.targets[0].id for item in statement.body
-                   if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name)}
-        assigns |= {item.target.id for item in statement.body
-                    if isinstance(item, ast.AnnAssign) and item.value is not None and isinstance(item.target, ast.Name)}
+        lines: dict[tuple[str, str], tuple[int, int]] = {}
+        for item in statement.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                key = ("method", item.name)
+            elif isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+                key = ("assign", item.targets[0].id)
+            elif isinstance(item, ast.AnnAssign) and item.value is not None and isinstance(item.target, ast.Name):
+                key = ("assign", item.target.id)
+            else:
+                continue
+            start = min([item.lineno, *(d.lineno for d in getattr(item, "decorator_list", []))]) - 1
+            lines[key] = (start, item.end_lineno or item.lineno)  # a later definition wins, as in Python
+        methods = {name for kind, name in lines if kind == "method"}
+        assigns = {name for kind, name in lines if kind == "assign"}
         where = tuple((b.lineno, b.col_offset, b.end_lineno or b.lineno, b.end_col_offset or 0) for b in bases)
-        return cls(statement.name, where, frozenset(methods), frozenset(assigns))
+        decorators = {_last_name(d.func if isinstance(d, ast.Call) else d) for d in statement.decorator_list}
+        return cls(statement.name, where, frozenset(methods), frozenset(assigns), frozenset(decorators), lines)
+
+
+def _last_name(node: ast.expr) -> str:
+    """`c` for `a.b.c` (names and attributes only, as `names.dotted_name` reads them), else ''."""
+    inner = node
+    while isinstance(inner, ast.Attribute):
+        inner = inner.value
+    if not isinstance(inner, ast.Name):
+        return ""
+    return node.attr if isinstance(node, ast.Attribute) else node.id
 
 
 class DeferredMembers(Mapping[str, Any]):
-    """A class's methods or class-level assignments: their names known from its `ClassShape`, their
-    values from its body, parsed when one is first asked for (`load`)."""
+    """A class's methods or class-level assignments: their names known from its `ClassShape`, each
+    value parsed on its own when first asked for (`load_one`, or None where it cannot be), all of
+    them from the class's body when they are listed (`load_all`). A value once given stays the
+    same object: the interpreter keeps what it learns of a function by its node."""
 
-    def __init__(self, names: frozenset[str], load: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, names: frozenset[str], load_one: Callable[[str], Any],
+                 load_all: Callable[[], dict[str, Any]]) -> None:  # fmt: skip
         self._names = names
-        self._load = load
+        self._load_one = load_one
+        self._load_all = load_all
         self._values: dict[str, Any] | None = None
+        self._given: dict[str, Any] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self._names if self._values is None else name in self._values
 
     def __getitem__(self, name: str) -> Any:
+        if name in self._given:
+            return self._given[name]
+        if self._values is None and name not in self._names:
+            raise KeyError(name)
+        value = self._load_one(name) if self._values is None else None
+        if value is None:
+            value = self._all()[name]
+        self._given[name] = value
+        return value
+
+    def _all(self) -> dict[str, Any]:
         if self._values is None:
-            if name not in self._names:
-                raise KeyError(name)
-            self._values = self._load()
-        return self._values[name]
+            self._values = {**self._load_all(), **self._given}
+        return self._values
 
     def __iter__(self) -> Iterator[str]:
-        if self._values is None:
-            self._values = self._load()
-        return iter(self._values)
+        return iter(self._all())
 
     def __len__(self) -> int:
         return len(self._names) if self._values is None else len(self._values)

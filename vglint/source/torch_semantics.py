@@ -330,7 +330,8 @@ class TorchSemantics:
         Function), so its forward's no-grad region is a memory saving, not a cut."""
         found = self.own_gradients.get(id(cls))
         if found is None:
-            methods = [m for c in self.mro(cls) for name, m in c.methods.items() if name != "forward"]
+            methods = [m for c in self.mro(cls) if c.may_mention("enable_grad")  # transformers' mixins: not parsed
+                       for name, m in c.methods.items() if name != "forward"]  # fmt: skip
             found = self.own_gradients[id(cls)] = any(_backward_under_enable_grad(m) for m in methods)
         return found
 

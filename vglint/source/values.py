@@ -15,6 +15,7 @@ import libcst as cst
 
 from vglint.ir import Layer
 from vglint.ir import Path as LayerPath
+from vglint.source.names import decorated
 from vglint.source.sites import NodeSite
 
 THIS_MODULE = "<this module>"
@@ -135,6 +136,15 @@ class ClassInfo:
     methods: dict[str, cst.FunctionDef]
     assigns: dict[str, cst.BaseExpression]
     ctx: ModuleContext | None = None  # the module it is defined in
+
+    def decorated(self, name: str) -> bool:
+        """`@name`, `@module.name` or `@name(...)` on the class (`names.decorated`)."""
+        return decorated(self.node, name)
+
+    def may_mention(self, word: str) -> bool:
+        """Whether the class's source may hold `word`: a search of a body not parsed yet can be
+        skipped where its text shows the word is not there (`_DeferredClassInfo`)."""
+        return True
 
 
 @dataclass(eq=False)
