@@ -77,6 +77,28 @@ def test_a_module_added_between_two_runs_is_found_by_the_second(project, cli):
     assert seen(cli("main.py", "--output-format", "json", "--select", "VG101", "--no-cache")) == [f"main.py:3:1 {CHAIN}"]
 
 
+def test_models_in_folders_of_their_own_share_the_lookups_of_one_run(project, cli):
+    """Files in different folders that import the same modules (`from ..layers import Deep`, as
+    transformers' models/*/ do) find them, each as its own folder sees it; and a folder that
+    became a package between two runs is one in the second (a script's folder is searched for
+    `import blocks`, a package's is not)."""
+    project.pyproject("[project]\nname = 'zoo'\n")
+    project.write("zoo/__init__.py", "")
+    project.write("zoo/layers.py", SIGMOID_BLOCKS)
+    for name in ("bert", "gpt2"):
+        project.write(f"zoo/models/{name}/__init__.py", "")
+        project.write(f"zoo/models/{name}/modeling.py", "from ...layers import Deep\n\nmodel = Deep()\n")
+    found = seen(cli("zoo/models", "--output-format", "json", "--select", "VG101", "--no-cache"))
+    assert found == [f"zoo/models/bert/modeling.py:3:1 {CHAIN}", f"zoo/models/gpt2/modeling.py:3:1 {CHAIN}"]
+    project.write("scripts/blocks.py", SIGMOID_BLOCKS)
+    project.write("scripts/main.py", "import blocks as b\n\nmodel = b.Deep()\n")
+    assert seen(cli("scripts/main.py", "--output-format", "json", "--select", "VG101", "--no-cache")) == [
+        f"scripts/main.py:3:1 {CHAIN}"
+    ]
+    project.write("scripts/__init__.py", "")
+    assert seen(cli("scripts/main.py", "--output-format", "json", "--select", "VG101", "--no-cache")) == []
+
+
 def test_a_class_of_another_module_with_bases_over_several_lines(project, cli):
     """Another module's class is known by its bases before its body is read: bases written over
     several lines, a mixin whose body is never needed, and a keyword that is no base."""

@@ -38,12 +38,16 @@ NEVER_FOLLOWED = frozenset(sys.stdlib_module_names) | {"torch", "F", "__future__
 
 
 #: What depends only on which files exist, shared by the files of one run (transformers' 530 model
-#: files each looked up the same twenty modules, a dozen `stat` calls each): module files by
-#: (project root, folder, name), project roots and import bases by folder. `forget_files` clears
-#: them when a run starts, as files may have come and gone since the last one.
-_found_in_run: dict[tuple[Path, Path, str], Path | None] = {}
+#: files, each in a folder of its own, looked up the same twenty modules, a dozen `stat` calls
+#: each): module files by (project root, relative or not, where the lookup starts, dotted parts),
+#: where it starts being the folder a relative name counts its dots from or the folders an
+#: absolute name is looked up in (`Project.top_folders`); project roots, import bases and whether
+#: a folder is a package, by folder. `forget_files` clears them when a run starts, as files may
+#: have come and gone since the last one.
+_found_in_run: dict[tuple[Path, bool, tuple[Path, ...], tuple[str, ...]], Path | None] = {}
 _roots_in_run: dict[Path, Path] = {}
 _bases_in_run: dict[Path, Path] = {}
+_packages_in_run: dict[Path, bool] = {}
 
 
 def forget_files() -> None:
@@ -51,6 +55,13 @@ def forget_files() -> None:
     _found_in_run.clear()
     _roots_in_run.clear()
     _bases_in_run.clear()
+    _packages_in_run.clear()
+
+
+def _is_package(folder: Path) -> bool:
+    if folder not in _packages_in_run:
+        _packages_in_run[folder] = (folder / "__init__.py").is_file()
+    return _packages_in_run[folder]
 
 
 class Project:
@@ -79,29 +90,43 @@ class Project:
         package; None when it is not a module of the project."""
         key = (folder, name)
         if key not in self._found:
-            shared = (self.root, folder, name)
-            if shared not in _found_in_run:
-                _found_in_run[shared] = self._find(name, folder)
-            self._found[key] = _found_in_run[shared]
+            self._found[key] = self._find(name, folder)
         return self._found[key]
 
     def _find(self, name: str, folder: Path) -> Path | None:
         dots = len(name) - len(name.lstrip("."))
-        parts = [p for p in name[dots:].split(".") if p]
-        found: Path | None
+        parts = tuple(p for p in name[dots:].split(".") if p)
         if dots:
             base = folder
             for _ in range(dots - 1):
                 base = base.parent
-            if parts:
-                found = _locate(base, parts.pop(0))
-            else:  # `from . import blocks`, `from .. import layers`: the package itself
-                found = base / "__init__.py" if (base / "__init__.py").is_file() else base
+            start: tuple[Path, ...] = (base,)
+        elif not parts or parts[0] in NEVER_FOLLOWED:
+            return None
         else:
-            if not parts or parts[0] in NEVER_FOLLOWED:
-                return None
-            found = self._locate_top(parts.pop(0), folder)
-        for part in parts:
+            start = self.top_folders(folder)
+        shared = (self.root, bool(dots), start, parts)
+        if shared not in _found_in_run:
+            _found_in_run[shared] = self._find_from(start, parts, relative=bool(dots))
+        return _found_in_run[shared]
+
+    def top_folders(self, folder: Path) -> tuple[Path, ...]:
+        """Where an absolute name imported by code in `folder` is looked up, in order."""
+        bases = [] if _is_package(folder) else [folder]  # a script's folder is the first entry of sys.path
+        return tuple(dict.fromkeys([*bases, import_base(folder), self.root, self.root / "src"]))
+
+    def _find_from(self, start: tuple[Path, ...], parts: tuple[str, ...], relative: bool) -> Path | None:
+        found: Path | None
+        rest = list(parts)
+        if relative:
+            base = start[0]
+            if rest:
+                found = _locate(base, rest.pop(0))
+            else:  # `from . import blocks`, `from .. import layers`: the package itself
+                found = base / "__init__.py" if _is_package(base) else base
+        else:
+            found = self._locate_top(rest.pop(0), start)
+        for part in rest:
             if found is None:
                 return None
             if found.is_dir():
@@ -115,13 +140,9 @@ class Project:
         resolved = found.resolve()
         return resolved if self.contains(resolved) else None
 
-    def _locate_top(self, top: str, folder: Path) -> Path | None:
-        bases: list[Path] = []
-        if not (folder / "__init__.py").is_file():
-            bases.append(folder)  # a script's folder is the first entry of sys.path
-        bases += [import_base(folder), self.root, self.root / "src"]
+    def _locate_top(self, top: str, bases: tuple[Path, ...]) -> Path | None:
         namespace = None
-        for base in dict.fromkeys(bases):
+        for base in bases:
             found = _locate(base, top)
             if found is None or not self.contains(found.resolve()):
                 continue
@@ -147,7 +168,7 @@ def import_base(folder: Path) -> Path:
     or `folder` itself when it is no package."""
     start = folder
     if start not in _bases_in_run:
-        while (folder / "__init__.py").is_file() and folder.parent != folder:
+        while _is_package(folder) and folder.parent != folder:
             folder = folder.parent
         _bases_in_run[start] = folder
     return _bases_in_run[start]
