@@ -123,9 +123,7 @@ def test_another_modules_class_members_read_one_by_one(project, cli):
     them: a decorated method defined twice (the later one counts), an attribute written over several
     lines, and a class whose body shares the line of its colon (read whole; its attribute had been
     listed and not found, and the KeyError lost the checked file's module level)."""
-    project.write("blocks.py", """\
-import torch.nn as nn
-
+    project.write("blocks.py", SIGMOID_BLOCKS + """
 
 def traced(method):
     return method
@@ -147,22 +145,12 @@ class Base(nn.Module):
         return self.body(x)
 
 
-class Block(nn.Module):
-    def __init__(self, width=32):
-        super().__init__()
-        self.fc = nn.Linear(width, width)
-        self.act = nn.Sigmoid()
-
-    def forward(self, x):
-        return self.act(self.fc(x))
-
-
-class Deep(Base):
+class Stacked(Base):
     def __init__(self):
         super().__init__()
         self.body = nn.Sequential(*[Block() for _ in range(self.depth + Sizes.extra)])
 """)
-    project.write("main.py", "from blocks import Deep\n\nmodel = Deep()\n")
+    project.write("main.py", "from blocks import Stacked\n\nmodel = Stacked()\n")
     assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
 
 
