@@ -531,8 +531,8 @@ class _DeferredClassInfo(ClassInfo):
         shape = source.class_shapes[lines]
         self.name, self.ctx, self.bases = shape.name, ctx, source.base_expressions(shape)
         self._source, self._lines, self._shape = source, lines, shape
-        self.methods = DeferredMembers(shape.methods, lambda name: self._member(0, name), lambda: self._body()[0])
-        self.assigns = DeferredMembers(shape.assigns, lambda name: self._member(1, name), lambda: self._body()[1])
+        self.methods = DeferredMembers(shape.methods, lambda name: self._member("method", name), lambda: self._body()[0])
+        self.assigns = DeferredMembers(shape.assigns, lambda name: self._member("assign", name), lambda: self._body()[1])
 
     def decorated(self, name: str) -> bool:
         return name in self._shape.decorators
@@ -540,14 +540,14 @@ class _DeferredClassInfo(ClassInfo):
     def may_mention(self, word: str) -> bool:
         return "node" in self.__dict__ or word in self._source.text(self._lines)
 
-    def _member(self, kind: int, name: str) -> Any:
-        """One method (`kind` 0) or class-level assignment (1), parsed on its own; None where its
-        lines do not parse alone (a statement sharing the line of the class's colon)."""
-        lines = self._shape.member_lines.get(("method" if kind == 0 else "assign", name))
+    def _member(self, kind: str, name: str) -> Any:
+        """One method (`kind` "method") or class-level assignment ("assign"), parsed on its own;
+        None where its lines do not parse alone (a statement sharing the line of the class's colon)."""
+        lines = self._shape.member_lines.get((kind, name))
         if lines is None:
             return None
         try:
-            return _members(self._source.class_member(lines))[kind].get(name)
+            return _members(self._source.class_member(lines))[0 if kind == "method" else 1].get(name)
         except Exception:
             return None
 

@@ -16,7 +16,7 @@ import io
 import tokenize
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
@@ -80,8 +80,7 @@ class SiblingSource:
     def definition(self, lines: tuple[int, int]) -> Definition:
         """The top-level class or function on `lines`, parsed once."""
         if lines not in self._parsed:
-            start, end = lines
-            parsed = cst.parse_module("".join(self._lines[start:end])).body[0]
+            parsed = cst.parse_module(self.text(lines)).body[0]
             assert isinstance(parsed, (cst.ClassDef, cst.FunctionDef))
             self._parsed[lines] = parsed
         return self._parsed[lines]
@@ -95,14 +94,13 @@ class SiblingSource:
         parsed once: transformers' `PreTrainedModel` (5,000 lines) is read for a few methods and
         attributes by every model file, and its body whole cost as much as a model file."""
         if lines not in self._members:
-            start, end = lines
-            parsed = cst.parse_module("class _:\n" + "".join(self._lines[start:end])).body[0]
+            parsed = cst.parse_module("class _:\n" + self.text(lines)).body[0]
             assert isinstance(parsed, cst.ClassDef)
             self._members[lines] = parsed
         return self._members[lines]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClassShape:
     """What CPython's parser tells of a top-level class, enough to know what it derives from and
     which members it has without libcst parsing its body: transformers' `GenerationMixin` (3,000
@@ -111,11 +109,18 @@ class ClassShape:
 
     name: str
     bases: tuple[tuple[int, int, int, int], ...]  # where each positional base is (ast's lines and columns)
-    methods: frozenset[str]
-    assigns: frozenset[str]  # `name = ...` and `name: T = ...` in its body
     decorators: frozenset[str]  # the last name of each (`dataclass` for `@dataclasses.dataclass(frozen=True)`)
-    # the lines (as `SiblingSource.class_lines` counts them) of the last definition of each member
-    member_lines: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict, compare=False, hash=False)
+    # the lines (as `SiblingSource.class_lines` counts them) of the last definition of each member,
+    # by ("method", name) or ("assign", name): `name = ...` and `name: T = ...` in its body
+    member_lines: dict[tuple[str, str], tuple[int, int]]
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(name for kind, name in self.member_lines if kind == "method")
+
+    @property
+    def assigns(self) -> frozenset[str]:
+        return frozenset(name for kind, name in self.member_lines if kind == "assign")
 
     @classmethod
     def of(cls, statement: ast.ClassDef) -> ClassShape:
@@ -132,11 +137,9 @@ class ClassShape:
                 continue
             start = min([item.lineno, *(d.lineno for d in getattr(item, "decorator_list", []))]) - 1
             lines[key] = (start, item.end_lineno or item.lineno)  # a later definition wins, as in Python
-        methods = {name for kind, name in lines if kind == "method"}
-        assigns = {name for kind, name in lines if kind == "assign"}
         where = tuple((b.lineno, b.col_offset, b.end_lineno or b.lineno, b.end_col_offset or 0) for b in bases)
         decorators = {_last_name(d.func if isinstance(d, ast.Call) else d) for d in statement.decorator_list}
-        return cls(statement.name, where, frozenset(methods), frozenset(assigns), frozenset(decorators), lines)
+        return cls(statement.name, where, frozenset(decorators), lines)
 
 
 def _last_name(node: ast.expr) -> str:
