@@ -389,14 +389,13 @@ def check_paths(paths: list[str], settings: Settings, *, jobs: int = 1, force_ex
     files, result.warnings = discover([p for p in paths if p != STDIN], settings, force_exclude)
     tasks = [(str(f), display_name(f), settings, detail) for f in files]
     cache = Cache(cache_dir, settings, selected_codes(settings), detail) if cache_dir is not None else None
-    with _collector_paused():  # between files too: `_settle_heap` collects once per file
-        for done, outcome in enumerate(_cached_run(tasks, jobs, cache), 1):
-            if progress is not None:
-                progress(done, len(tasks))
-            result.findings.extend(outcome[0])
-            result.warnings.extend(outcome[1])
-            result.internal_errors.extend(outcome[2])
-            result.coverage.append(outcome[3])
+    for done, outcome in enumerate(_cached_run(tasks, jobs, cache), 1):
+        if progress is not None:
+            progress(done, len(tasks))
+        result.findings.extend(outcome[0])
+        result.warnings.extend(outcome[1])
+        result.internal_errors.extend(outcome[2])
+        result.coverage.append(outcome[3])
     result.files_checked = len(tasks)
     if STDIN in paths:
         name = stdin_filename or "<stdin>"
