@@ -49,8 +49,12 @@ class Attributes:
             if short[:1].isupper() and not short.isupper():  # an imported class: `nn.BatchNorm2d`
                 return short
         if isinstance(base, QualRef):
-            local = self.local_value(f"{base.name}.{name}")
-            return local if local is not None else QualRef(canonical(f"{base.name}.{name}"))
+            qualified = f"{base.name}.{name}"
+            ref = self.library_ref(qualified) if base.name not in self.self_names else None  # (d2l/torch.py is `torch`)
+            if ref is not None:
+                return ref
+            local = self.local_value(qualified)
+            return local if local is not None else QualRef(canonical(qualified))
         if isinstance(base, Instance):
             if name in base.attrs:
                 return base.attrs[name]

@@ -41,6 +41,7 @@ _COMPARE = {
 
 
 _NOT_LOOKED_UP = object()
+_CONSTANTS = {"True": True, "False": False, "None": None}
 
 
 class Expressions:
@@ -94,8 +95,8 @@ class Expressions:
         name = node.value
         if name in env:
             return env[name]
-        if name in ("True", "False", "None"):
-            return {"True": True, "False": False, "None": None}[name]
+        if name in _CONSTANTS:
+            return _CONSTANTS[name]
         return self.global_value(name)
 
     def eval_Subscript(self, node, env, cls):

@@ -44,7 +44,7 @@ from vglint.source.sites import Locator, NodeSite
 from vglint.source.statements import Statements
 from vglint.source.stdlib import Stdlib
 from vglint.source.torch_semantics import TorchSemantics
-from vglint.source.values import Budget, ClassInfo, Instance, LayerPath, ModuleContext, Tensor
+from vglint.source.values import Budget, ClassInfo, Instance, LayerPath, ModuleContext, QualRef, Tensor
 
 
 class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, Stdlib, TorchSemantics, Forward):
@@ -62,6 +62,9 @@ class Interpreter(ModuleResolution, Statements, Expressions, Attributes, Calls, 
         # the methods that run each node type (`eval_Name`, `exec_If`), by node type, or None
         self.evaluators: dict[type, Any] = {}
         self.executors: dict[type, Any] = {}
+        # `torch.nn.Linear`, `F.relu`, `math.sqrt`: names of libraries vglint never reads, by the
+        # dotted name (`ModuleResolution.library_ref`)
+        self.library_refs: dict[str, QualRef] = {}
         self.carried_names: dict[cst.For, set[str]] = {}  # the state each loop carries (`Forward.recurrence`)
         self.own_gradients: dict[int, bool] = {}  # classes that run their own backward (`TorchSemantics.computes_own_gradients`)
         self.generators: set[int] = set()  # functions known to yield, by id of their node (`Calls._run_function`)

@@ -404,12 +404,23 @@ class ModuleResolution:
             return FuncRef(self.functions[name], ctx=self.ctx)
         if name in self.imports:
             target = self.imports[name]
-            found = self.project_value(target)
+            found = self.library_ref(target) or self.project_value(target)
             return found if found is not None else QualRef(canonical(target))
         if name in BUILTIN_FUNCTIONS or name in ("range", "enumerate", "zip", "map", "list", "tuple", "dict", "isinstance",
                                           "super", "getattr", "setattr", "hasattr", "print", "OrderedDict", "dir", "type"):  # fmt: skip
             return QualRef("builtins." + name)
         return self.star_imported(name)
+
+    def library_ref(self, qualified: str) -> QualRef | None:
+        """`torch.nn.Linear`, `F.relu`, `math.sqrt`: a name of a library vglint never reads (what
+        `project_value` answers None at once), as one `QualRef` per name and file. `nn` and `torch`
+        are looked up for nearly every layer and call of a model's code."""
+        ref = self.library_refs.get(qualified)
+        if ref is None:
+            if qualified.partition(".")[0] not in NEVER_FOLLOWED:
+                return None
+            ref = self.library_refs[qualified] = QualRef(canonical(qualified))
+        return ref
 
     def star_imported(self, name: str) -> Any:
         """`name` from a module of the project this one imports everything from (`from .evo_norm
