@@ -178,6 +178,38 @@ class Deep(nn.Module):
     ]
 
 
+def test_a_dataclass_whose_fields_share_the_line_of_its_colon_takes_its_arguments(project, cli):
+    """`Config(depth=6)` of `class Config: depth: int = 2` is 6 deep: the field had not been seen,
+    so the argument was dropped and the class default read instead, and the model was called fully
+    analysed at the wrong depth, with no finding."""
+    project.write("main.py", """\
+import torch.nn as nn
+from dataclasses import dataclass
+
+
+@dataclass
+class Config: depth: int = 2
+
+
+class Deep(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(config.depth)])
+
+    def forward(self, x):
+        return self.body(x)
+
+
+model = Deep(Config(depth=6))
+""")
+    result = cli("main.py", "-v", "--output-format", "concise", "--select", "VG101")
+    assert result.stdout.splitlines()[:2] == [
+        "main.py:12:68: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip "
+        "connection between them",
+        "main.py:18: model: fully analysed",
+    ]
+
+
 def test_package_reexport_and_submodule_attribute(project, cli):
     """`from nets import Deep` through nets/__init__.py, and `import nets.blocks` then `nets.blocks.Deep()`."""
     project.write("nets/__init__.py", "from .blocks import Deep\n")

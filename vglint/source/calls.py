@@ -294,8 +294,9 @@ class Calls:
         fields: dict[str, cst.BaseExpression | None] = {}
         for base in reversed(self.mro(info)[1:]):
             fields.update(self.dataclass_fields(base) or [])
-        for item in info.node.body.body:
-            if isinstance(item, cst.SimpleStatementLine):
+        body = info.node.body
+        for item in [body] if isinstance(body, cst.SimpleStatementSuite) else body.body:  # `class P: depth: int = 6`
+            if isinstance(item, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 for small in item.body:
                     if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
                         if "ClassVar" not in (dotted_name(small.annotation.annotation) or ""):
