@@ -5,6 +5,7 @@ de-duplicated and suppressed, and the exit code."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 
 import pytest
 from conftest import VG105_SOURCE, findings
@@ -113,6 +114,29 @@ def test_nesting_too_deep_for_the_compiler():
     [finding] = check(b"x = " + b"-" * 100_000 + b"1\n")
     assert where([finding]) == [(1, 1, 1, 1, "VG001")]
     assert finding.message == "file cannot be checked: nesting too deep to parse"
+
+
+#: A depth computed by a 600-term sum: CPython parses it, but interpreting it recurses past the
+#: default stack, which lost the model (no finding) before the analysis ran on a deep stack.
+DEEP_SUM_MODEL = (
+    "import torch.nn as nn\n\nDEPTH = (" + " + ".join(["1"] * 600) + ") // 100\n\n"
+    "model = nn.Sequential(*[m for _ in range(DEPTH) for m in (nn.Linear(8, 8), nn.Sigmoid())])\n"
+)
+
+
+def _codes_in_a_forked_child(source: str) -> list[str]:
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply_async(_codes, (source,)).get(timeout=60)  # a hang fails, not waits
+
+
+def _codes(source: str) -> list[str]:
+    return sorted(f.code for f in check(source))
+
+
+def test_analysis_deeper_than_the_default_stack_runs_on_a_deep_one_also_in_a_forked_worker():
+    """`--jobs` forks its workers: each analyses on a deep stack of its own."""
+    assert _codes(DEEP_SUM_MODEL) == ["VG101", "VG102"]
+    assert _codes_in_a_forked_child(DEEP_SUM_MODEL) == ["VG101", "VG102"]
 
 
 def test_a_codec_that_is_not_a_text_encoding():
