@@ -327,6 +327,15 @@ def test_vg201_message_names_the_constant(project, cli):
     assert finding["message"] == "plain nn.RNN over sequences of 99 steps (SEQ_LEN = 99, line 3)" + VG201_ADVICE
 
 
+def test_vg201_reads_a_length_in_a_class_body_on_the_line_of_its_colon(project, cli):
+    """`class Hparams: SEQ_LEN = 500` holds a class-level constant as its indented twin does; it
+    had been skipped, and the finding was info, of unknown length."""
+    result = run_with(project, cli, char_rnn("class Hparams: SEQ_LEN = 500"), None)
+    [finding] = json.loads(result.stdout)
+    assert finding["severity"] == "warning"
+    assert finding["message"] == "plain nn.RNN over sequences of 500 steps (SEQ_LEN = 500, line 3)" + VG201_ADVICE
+
+
 def test_vg201_without_length_evidence_is_info(project, cli):
     result = run_with(project, cli, char_rnn(), None)
     [finding] = json.loads(result.stdout)

@@ -12,7 +12,7 @@ import libcst as cst
 from vglint.ir import Gap, MergeKind, count_weights
 from vglint.layers import EAGER_FALSE, RESHAPING_MODULES, is_library_model
 from vglint.source import consts
-from vglint.source.names import decorated, dotted_name
+from vglint.source.names import class_body, decorated, dotted_name
 from vglint.source.values import (
     UNKNOWN,
     ArgParser,
@@ -294,9 +294,8 @@ class Calls:
         fields: dict[str, cst.BaseExpression | None] = {}
         for base in reversed(self.mro(info)[1:]):
             fields.update(self.dataclass_fields(base) or [])
-        body = info.node.body
-        for item in [body] if isinstance(body, cst.SimpleStatementSuite) else body.body:  # `class P: depth: int = 6`
-            if isinstance(item, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        for item in class_body(info.node):
+            if isinstance(item, cst.SimpleStatementLine):
                 for small in item.body:
                     if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
                         if "ClassVar" not in (dotted_name(small.annotation.annotation) or ""):

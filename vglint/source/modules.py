@@ -17,7 +17,7 @@ from vglint.analysis import ProjectReads
 from vglint.ir import Gap
 from vglint.layers import MODULE_BASES, NN_CLASSES
 from vglint.source.module_level import LazyLevel, harmless_branches, module_level_index, module_level_items
-from vglint.source.names import canonical, dotted_name, import_table, star_imports
+from vglint.source.names import canonical, class_body, dotted_name, import_table, star_imports
 from vglint.source.project import NEVER_FOLLOWED, Project, find_project, import_base
 from vglint.source.sibling_source import DeferredMembers, LazyDefinitions, SiblingSource
 from vglint.source.sites import SiblingLocator
@@ -580,11 +580,10 @@ class _DeferredClassInfo(ClassInfo):
 def _members(statement: cst.ClassDef) -> tuple[dict[str, cst.FunctionDef], dict[str, cst.BaseExpression]]:
     """A class's methods and class-level assignments (`expansion = 4`, `expansion: int = 4`), by name."""
     methods, assigns = {}, {}
-    body = statement.body
-    for item in [body] if isinstance(body, cst.SimpleStatementSuite) else body.body:  # `class Sizes: extra = 2`
+    for item in class_body(statement):
         if isinstance(item, cst.FunctionDef):
             methods[item.name.value] = item
-        elif isinstance(item, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        elif isinstance(item, cst.SimpleStatementLine):
             for small in item.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:
                     target = small.targets[0].target

@@ -7,6 +7,8 @@ module's own import statements answers the questions vglint asks (what does `nn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import libcst as cst
 
 
@@ -92,3 +94,13 @@ def decorated(node: cst.FunctionDef | cst.ClassDef, name: str) -> bool:
     `@staticmethod`, `@dataclass`, `@dataclasses.dataclass(frozen=True)`."""
     return any((dotted_name(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) or "").rsplit(".", 1)[-1]
                == name for d in node.decorators)  # fmt: skip
+
+
+def class_body(node: cst.ClassDef) -> Sequence[cst.BaseStatement]:
+    """The statements of a class's body. A body on the line of its colon (`class Sizes: depth = 6`,
+    `class Config: depth: int = 2`) is given as the one statement line it is, so that readers of
+    class-level assignments, methods and dataclass fields see it as they see an indented body."""
+    body = node.body
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=body.body)]
+    return body.body

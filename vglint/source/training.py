@@ -17,7 +17,7 @@ from vglint.findings import FixedSite, Site, Span
 from vglint.layers import NN_CLASSES, Kind
 from vglint.source.interpret import Interpreter
 from vglint.source.module_level import is_main_guard
-from vglint.source.names import dotted_name
+from vglint.source.names import class_body, dotted_name
 from vglint.source.stdlib import LENGTH_NAME
 from vglint.source.values import Break, ClassInfo, Continue, FuncRef, FunctionReturn, Instance, OutOfBudget
 from vglint.source.walk import walk
@@ -148,7 +148,7 @@ def _first_recurrent(text: str, imports: dict[str, str]) -> str | None:
 def _length_constants(module: cst.Module, site: Callable[[cst.CSTNode], Site]) -> list[LengthConstant]:
     """Module-level and class-level integer constants whose names say sequence length."""
     constants: list[LengthConstant] = []
-    bodies = [module.body] + [s.body.body for s in module.body if isinstance(s, cst.ClassDef)]
+    bodies = [module.body] + [class_body(s) for s in module.body if isinstance(s, cst.ClassDef)]
     for body in bodies:
         for statement in body:
             if not isinstance(statement, cst.SimpleStatementLine):
