@@ -154,6 +154,20 @@ class Stacked(Base):
     assert seen(cli("main.py", "--output-format", "json", "--select", "VG101")) == [f"main.py:3:1 {CHAIN}"]
 
 
+def sigmoid_stack(depth: str, params: str = "") -> str:
+    """`class Deep(nn.Module)`: Linear and Sigmoid pairs in a Sequential, as many as the expression
+    `depth` says, `__init__` taking `params` too; the chain's VG101 is at column 68 of its line 4."""
+    return f"""\
+class Deep(nn.Module):
+    def __init__(self{params}):
+        super().__init__()
+        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range({depth})])
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
 def test_a_class_body_on_the_line_of_its_colon_is_read(project, cli):
     project.write("main.py", """\
 import torch.nn as nn
@@ -162,14 +176,7 @@ import torch.nn as nn
 class Sizes: depth = 6
 
 
-class Deep(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(Sizes.depth)])
-
-    def forward(self, x):
-        return self.body(x)
-""")
+""" + sigmoid_stack("Sizes.depth"))
     result = cli("main.py", "-v", "--output-format", "concise", "--select", "VG101")
     assert result.stdout.splitlines()[:2] == [
         "main.py:10:68: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip "
@@ -191,17 +198,7 @@ from dataclasses import dataclass
 class Config: depth: int = 2
 
 
-class Deep(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.body = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(config.depth)])
-
-    def forward(self, x):
-        return self.body(x)
-
-
-model = Deep(Config(depth=6))
-""")
+""" + sigmoid_stack("config.depth", ", config") + "\n\nmodel = Deep(Config(depth=6))\n")
     result = cli("main.py", "-v", "--output-format", "concise", "--select", "VG101")
     assert result.stdout.splitlines()[:2] == [
         "main.py:12:68: VG101 [warning] 6 saturating activations (sigmoid) in a row with no normalisation or skip "
